@@ -1,0 +1,117 @@
+"""What both engines' user-facing functions share: argument checks, argnums, chunking.
+
+Kept here (not in either engine) so that ``dualnum`` and ``tapes`` never import each
+other and behave the same way on the same mistakes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import NonFloatInputError, NonScalarOutputError
+from .tracing import Traced, value_of
+
+MAX_DEFAULT_CHUNK = 64
+
+
+def default_chunk(n: int) -> int:
+    """Directions per pass when the caller gives none.
+
+    At most ``MAX_DEFAULT_CHUNK`` (64) directions per pass, and balanced: n = 100 runs two
+    passes of 50 rather than 64 + 36, so no pass is wasted on padding. Larger chunks
+    mean fewer passes (less Python overhead) but ``chunk`` times more memory per value.
+    """
+    if n <= MAX_DEFAULT_CHUNK:
+        return max(n, 1)
+    passes = math.ceil(n / MAX_DEFAULT_CHUNK)
+    return math.ceil(n / passes)
+
+
+def chunks(n: int, chunk: int | None):
+    """Index ranges [start, stop) covering 0..n in steps of ``chunk``."""
+    size = default_chunk(n) if chunk is None else int(chunk)
+    if size < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def normalize_argnums(argnums, nargs: int, where: str):
+    single = np.ndim(argnums) == 0
+    nums = (argnums,) if single else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
+            raise ValueError(f"{where}: argnums={argnums!r} is out of range for {nargs} argument(s)")
+    return tuple(int(a) % nargs for a in nums), single
+
+
+def as_float_input(x, where: str, argnum: int, promote_int: bool = False):
+    """Check that a differentiated argument is floating point; return it as an array.
+
+    Integer and boolean inputs are refused (their derivative would be silently wrong for
+    step functions and rounding): pass floats. ``promote_int`` (used by
+    ``derivative(f)(2)``) turns a Python or NumPy integer *scalar* into a float instead.
+    """
+    if isinstance(x, Traced):  # a value of an outer derivative call: nested use
+        dtype = np.result_type(value_of(x))
+        if not np.issubdtype(dtype, np.floating):
+            raise NonFloatInputError(f"{where}: argument {argnum} has dtype {dtype}")
+        return x
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise NonFloatInputError(
+            f"{where}: argument {argnum} is not a numeric array (got {type(x).__name__}); "
+            "pass a float or a float NumPy array")
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr
+    if promote_int and arr.ndim == 0 and np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
+        return arr.astype(float)
+    kind = "boolean" if arr.dtype == bool else ("complex" if np.iscomplexobj(arr) else "integer")
+    raise NonFloatInputError(
+        f"{where}: argument {argnum} has {kind} dtype {arr.dtype}; derivatives are taken "
+        f"with respect to floating-point inputs. Pass np.asarray(x, dtype=float) (or 2.0 "
+        f"instead of 2), or leave this argument out of argnums."
+    )
+
+
+def check_scalar_output(out, where: str, suggestion: str):
+    shape = np.shape(value_of(out))
+    if shape != ():
+        raise NonScalarOutputError(
+            f"{where}: the function returned an array of shape {shape}, but a gradient needs a "
+            f"scalar output. Use {suggestion} for non-scalar outputs, or reduce it "
+            "(e.g. np.sum) inside the function."
+        )
+
+
+def check_single_output(out, where: str):
+    if isinstance(out, (tuple, list, dict)):
+        raise TypeError(f"{where}: the function must return one array or scalar, not a "
+                        f"{type(out).__name__}")
+
+
+def assemble_jacobian(blocks, out_shape, in_shape, by: str):
+    """Jacobian ``out_shape + in_shape`` from per-chunk blocks.
+
+    ``by='columns'`` (forward mode): each block is ``(k,) + out_shape`` (tangents of
+    directions e_j). ``by='rows'`` (reverse mode): each block is ``(k,) + in_shape``
+    (cotangents of output components). Built with registered NumPy functions only, so
+    it also works when the blocks are traced (nested derivatives).
+    """
+    m, n = math.prod(out_shape), math.prod(in_shape)
+    if by == "columns":
+        flat = [np.reshape(b, (np.shape(b)[0], m)) for b in blocks]
+        jt = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=0)  # (n, m)
+        return np.reshape(np.transpose(jt), tuple(out_shape) + tuple(in_shape))
+    flat = [np.reshape(b, (np.shape(b)[0], n)) for b in blocks]
+    j = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=0)  # (m, n)
+    return np.reshape(j, tuple(out_shape) + tuple(in_shape))
+
+
+def basis_chunk(shape, start: int, stop: int, dtype=float):
+    """Unit directions e_start..e_{stop-1} of a value of ``shape``: ``(stop-start,) + shape``."""
+    n = math.prod(shape)
+    k = stop - start
+    seed = np.zeros((k, n), dtype=dtype)
+    seed[np.arange(k), np.arange(start, stop)] = 1.0
+    return seed.reshape((k,) + tuple(shape))

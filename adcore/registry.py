@@ -1,0 +1,213 @@
+"""The one op registry that both engines read.
+
+An op is defined once, here, as an :class:`Op`:
+
+* an **elementwise** op gives its primal and one *partial* per differentiable input,
+  ``partial_i(out, *inputs) -> d out / d input_i`` (broadcastable to ``out``). Both
+  modes are derived from it: JVP = sum_i partial_i * tangent_i, and
+  VJP_i = unbroadcast(partial_i * cotangent) (see :mod:`adcore.linear`).
+* a **structural** op (sum, matmul, reshape, indexing, ...) gives a JVP and its
+  transpose, a VJP. Both work on a *batch* of k directions stacked on a leading axis:
+  ``jvp(tangents, out, *inputs, **params) -> (k,) + out.shape`` where ``tangents[i]``
+  is ``None`` (a symbolic zero) or has shape ``(k,) + inputs[i].shape``;
+  ``vjp(cotangent, out, *inputs, needed, **params) -> tuple`` of ``(k,) + inputs[i].shape``
+  arrays (``None`` where ``needed[i]`` is false).
+
+``inputs`` are the arrays that may carry derivatives; ``params`` are static
+(axis, shape, index, ...). A NumPy entry point (``np.sum``, ``x.T``, ``np.ravel``) is
+mapped to an op by a *binder* that splits NumPy's call into ``(inputs, params)``.
+
+Each op also carries what the generated tests need: the input domains, the kink
+convention in words and as special values, and example calls.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import RegistrationError
+
+ELEMENTWISE = "elementwise"
+STRUCTURAL = "structural"
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """Where the generated tests sample an input: uniform on [low, high], away from kinks.
+
+    ``avoid`` lists points (kinks, singularities) that samples keep ``margin`` away from,
+    so finite differences stay valid; the kinks themselves are tested separately.
+    """
+
+    low: float = -2.0
+    high: float = 2.0
+    avoid: tuple = ()
+    margin: float = 0.05
+
+    def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
+        x = rng.uniform(self.low, self.high, size=shape)
+        for point in self.avoid:
+            close = np.abs(x - point) < self.margin
+            # push close samples outward, staying inside [low, high]
+            x = np.where(close, np.where(x >= point, point + self.margin, point - self.margin), x)
+            x = np.clip(x, self.low, self.high)
+        return x
+
+
+REAL = Domain()
+POSITIVE = Domain(0.2, 3.0)
+UNIT = Domain(-0.9, 0.9)
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """One call the generated tests make: ``fn(*inputs)`` with inputs of ``shapes``.
+
+    ``domains`` (one per input, default the op's) say where to sample.
+    """
+
+    fn: Callable
+    shapes: tuple
+    domains: tuple | None = None
+    label: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """One registered operation. See the module docstring for the rule signatures."""
+
+    name: str
+    primal: Callable
+    kind: str
+    nargs: int | None  # None: variadic (concatenate, stack)
+    partials: tuple | None = None
+    jvp: Callable | None = None
+    vjp: Callable | None = None
+    domains: tuple = (REAL,)
+    kink: str = ""
+    special: tuple = ()  # ((inputs...), (expected partial per input...)) for elementwise ops
+    examples: tuple = ()
+    doc: str = ""
+
+    def __repr__(self):
+        return f"<adcore op {self.name} ({self.kind})>"
+
+    def domain(self, i: int) -> Domain:
+        return self.domains[min(i, len(self.domains) - 1)]
+
+
+_OPS: dict[str, Op] = {}
+# NumPy entry points -> (op, binder). Binders split NumPy's call into (inputs, params).
+_UFUNCS: dict[Any, tuple[Op, Callable]] = {}
+_FUNCTIONS: dict[Any, tuple[Op, Callable]] = {}
+# Entry points that return plain arrays (no derivative): comparisons, argmax, shape, ...
+NONDIFF_UFUNCS: set = set()
+NONDIFF_FUNCTIONS: set = set()
+
+
+class Done:
+    """A binder's way to say "here is the result already" (e.g. one-argument np.where)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def positional_binder(nargs):
+    """The default binder: the first ``nargs`` arguments are inputs; no params."""
+
+    def bind(*args, **kwargs):
+        if kwargs or len(args) != nargs:
+            raise TypeError(f"expected {nargs} array arguments and no keywords")
+        return args, {}
+
+    return bind
+
+
+def defop(
+    name: str,
+    primal: Callable,
+    *,
+    partials: Sequence[Callable] | None = None,
+    jvp: Callable | None = None,
+    vjp: Callable | None = None,
+    nargs: int | None = None,
+    numpy: Sequence = (),
+    bind: Callable | None = None,
+    domains: Sequence[Domain] = (REAL,),
+    kink: str = "",
+    special: Sequence = (),
+    examples: Sequence[Example] = (),
+    doc: str = "",
+    replace: bool = False,
+) -> Op:
+    """Register an op once; both engines and the generated tests pick it up.
+
+    Elementwise: give ``partials`` (one ``partial_i(out, *inputs)`` per input).
+    Structural: give both ``jvp`` and ``vjp`` (batched on a leading axis; module doc).
+    ``numpy``: NumPy functions or ufuncs that should dispatch to this op when called on a
+    traced value, bound by ``bind(*args, **kwargs) -> (inputs, params)``.
+    Returns the :class:`Op`, which is also callable through :func:`adcore.apply`.
+    """
+    if partials is not None:
+        if jvp is not None or vjp is not None:
+            raise RegistrationError(f"op {name!r}: give partials OR jvp+vjp, not both")
+        partials = tuple(partials)
+        if nargs is None:
+            nargs = len(partials)
+        if len(partials) != nargs or any(not callable(p) for p in partials):
+            raise RegistrationError(
+                f"op {name!r}: an elementwise op needs one callable partial per input "
+                f"({nargs} inputs, got {len(partials)})"
+            )
+        kind = ELEMENTWISE
+    else:
+        missing = [mode for mode, rule in (("jvp (forward mode)", jvp), ("vjp (reverse mode)", vjp))
+                   if rule is None]
+        if missing:
+            raise RegistrationError(
+                f"op {name!r}: no {' and no '.join(missing)} rule. Register partials for an "
+                "elementwise op, or both a jvp and its transpose (vjp) for a structural op."
+            )
+        kind = STRUCTURAL
+    if name in _OPS and not replace:
+        raise RegistrationError(f"op {name!r} is already registered (pass replace=True)")
+    op = Op(name=name, primal=primal, kind=kind, nargs=nargs, partials=partials, jvp=jvp,
+            vjp=vjp, domains=tuple(domains), kink=kink, special=tuple(special),
+            examples=tuple(examples), doc=doc or (primal.__doc__ or ""))
+    _OPS[name] = op
+    binder = bind or positional_binder(nargs)
+    for entry in numpy:
+        (_UFUNCS if isinstance(entry, np.ufunc) else _FUNCTIONS)[entry] = (op, binder)
+    return op
+
+
+def register_numpy_alias(entry, op: Op, bind: Callable):
+    """Route another NumPy entry point (e.g. ``np.ravel``) to an existing op."""
+    (_UFUNCS if isinstance(entry, np.ufunc) else _FUNCTIONS)[entry] = (op, bind)
+
+
+def get_op(name: str) -> Op:
+    return _OPS[name]
+
+
+def registered_ops() -> dict[str, Op]:
+    """All registered ops by name (a copy)."""
+    return dict(_OPS)
+
+
+def lookup_ufunc(ufunc):
+    return _UFUNCS.get(ufunc)
+
+
+def lookup_function(func):
+    return _FUNCTIONS.get(func)
+
+
+def numpy_entry_points() -> dict:
+    """NumPy function/ufunc -> op name, for documentation and the coverage test."""
+    table = {}
+    for entry, (op, _) in list(_UFUNCS.items()) + list(_FUNCTIONS.items()):
+        table[getattr(entry, "__name__", repr(entry))] = op.name
+    return table

@@ -1,0 +1,314 @@
+"""Traced values, trace levels and NumPy dispatch, shared by both engines.
+
+Every derivative call (a forward pass of ``dualnum`` or a recording of ``tapes``) opens a
+:class:`Trace` with a fresh, increasing *level*. A traced value (:class:`Traced`) belongs
+to one trace and wraps a ``primal`` that may itself be a traced value of a lower level —
+that is how nested derivatives work. When an op meets values of several levels, the
+highest level handles it and treats the others as constants; so a perturbation of an
+outer call can never be mistaken for one of an inner call (no perturbation confusion).
+
+Plain NumPy code reaches :func:`apply` through ``__array_ufunc__`` and
+``__array_function__``; anything without a rule raises an error that names it.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+
+from . import registry
+from .errors import (ConcretizationError, MutationError, TracerLeakError,
+                     UnsupportedOpError)
+
+_next_level = itertools.count(1)
+_level_lock = threading.Lock()
+
+
+class Trace:
+    """One derivative call. Engines subclass it and implement :meth:`process`."""
+
+    mode = "trace"
+
+    def __init__(self):
+        with _level_lock:
+            self.level = next(_next_level)
+        self.active = True
+
+    def process(self, op, inputs, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def note_nondiff(self, name, func, args, kwargs, result):
+        """Hook: a non-differentiable function (comparison, argmax, bool) read a traced value
+        of this trace: ``result = func(*args, **kwargs)`` on plain values.
+
+        The tape records these as guards for replay; forward mode ignores them.
+        """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+        return False
+
+
+def value_of(x):
+    """The plain (untraced) value under any number of trace levels."""
+    while isinstance(x, Traced):
+        x = x.primal
+    return x
+
+
+def _strip(obj):
+    """``value_of`` mapped through lists/tuples (arguments of non-differentiable functions)."""
+    if isinstance(obj, Traced):
+        return value_of(obj)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_strip(o) for o in obj)
+    return obj
+
+
+def _traced_in(obj, found):
+    if isinstance(obj, Traced):
+        found.append(obj)
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            _traced_in(o, found)
+    return found
+
+
+def top_trace(inputs):
+    """The active trace of highest level among ``inputs`` (None if none is traced)."""
+    top = None
+    for x in inputs:
+        if isinstance(x, Traced):
+            trace = x._trace
+            if not trace.active:
+                raise TracerLeakError(
+                    f"a traced value from a finished {trace.mode} derivative call was used "
+                    "again. Traced values live only inside the function being differentiated: "
+                    "return what you need from it instead of storing it (e.g. in a global or a "
+                    "closure)."
+                )
+            if top is None or trace.level > top.level:
+                top = trace
+    return top
+
+
+def apply(op, *inputs, **params):
+    """Apply a registered op: the primal on plain values, else the top trace's rule."""
+    top = top_trace(inputs)
+    if top is None:
+        return op.primal(*inputs, **params)
+    return top.process(op, inputs, params)
+
+
+def call_nondiff(name, func, args, kwargs):
+    """Run a function with no derivative (comparison, argmax, shape) on plain values.
+
+    Each active trace whose values it read is told (tapes record a guard).
+    """
+    result = func(*_strip(args), **_strip(kwargs))
+    told = set()
+    for t in _traced_in((args, tuple(kwargs.values())), []):
+        while isinstance(t, Traced):  # every level that this value passes through
+            if id(t._trace) not in told:
+                told.add(id(t._trace))
+                t._trace.note_nondiff(name, func, args, kwargs, result)
+            t = t.primal
+    return result
+
+
+_REDUCE_METHODS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+
+
+def dispatch_ufunc(ufunc, method, inputs, kwargs):
+    name = f"np.{ufunc.__name__}"
+    if kwargs.get("out") is not None:
+        raise MutationError(
+            f"{name}(..., out=...) would write into an array in place, which a derivative "
+            "cannot follow. Use the returned value instead of out=."
+        )
+    kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    if method == "__call__":
+        entry = registry.lookup_ufunc(ufunc)
+        if entry is not None:
+            if kwargs:
+                raise UnsupportedOpError(name, f"keyword argument(s) {sorted(kwargs)} are not supported")
+            return _bound_apply(name, entry, inputs, {})
+        if ufunc in registry.NONDIFF_UFUNCS:
+            return call_nondiff(name, ufunc, inputs, kwargs)
+        raise UnsupportedOpError(name)
+    if method == "reduce" and ufunc in _REDUCE_METHODS:
+        kwargs.setdefault("axis", 0)
+        return dispatch_function(_REDUCE_METHODS[ufunc], inputs, kwargs)
+    if method == "accumulate" and ufunc is np.add:
+        kwargs.setdefault("axis", 0)
+        return dispatch_function(np.cumsum, inputs, kwargs)
+    raise UnsupportedOpError(f"{name}.{method}")
+
+
+def dispatch_function(func, args, kwargs):
+    name = f"np.{getattr(func, '__name__', repr(func))}"
+    entry = registry.lookup_function(func)
+    if entry is not None:
+        return _bound_apply(name, entry, args, kwargs)
+    if func in registry.NONDIFF_FUNCTIONS:
+        return call_nondiff(name, func, args, kwargs)
+    raise UnsupportedOpError(name)
+
+
+def _bound_apply(name, entry, args, kwargs):
+    op, bind = entry
+    try:
+        bound = bind(*args, **kwargs)
+    except UnsupportedOpError:
+        raise
+    except TypeError as e:
+        raise UnsupportedOpError(name, str(e)) from None
+    if isinstance(bound, registry.Done):
+        return bound.value
+    if len(bound) == 3:  # the binder picked another op (e.g. np.dot of a scalar -> multiply)
+        op, inputs, params = bound
+    else:
+        inputs, params = bound
+    return apply(op, *inputs, **params)
+
+
+def _concretize(what):
+    def method(self, *args):
+        raise ConcretizationError(
+            f"{what} of a traced value would drop its derivative (in {self._trace.mode} "
+            "mode). Keep it an array: use np.sin/np.exp rather than math.sin/math.exp, "
+            "np.stack([...]) rather than np.array([...]) or assigning into a preallocated "
+            "array, and return the traced value from your function; read plain numbers "
+            "from the result of the derivative call."
+        )
+
+    method.__name__ = f"__{what}__"
+    return method
+
+
+class Traced:
+    """Base of dualnum's ``Dual`` and tapes' ``Tracer``: NumPy dispatch and operators.
+
+    Subclasses set ``_trace`` (the :class:`Trace` this value belongs to) and ``primal``
+    (the value one level down).
+    """
+
+    __slots__ = ("_trace", "primal")
+    __array_priority__ = 1000
+
+    # --- NumPy protocols -------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return dispatch_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return dispatch_function(func, args, kwargs)
+
+    __float__ = _concretize("float()")
+    __int__ = _concretize("int()")
+    __complex__ = _concretize("complex()")
+    __index__ = _concretize("index (operator.index)")
+    __array__ = _concretize("np.asarray()/np.array()")
+
+    def item(self, *args):
+        return _concretize("item()")(self)
+
+    def tolist(self):
+        return _concretize("tolist()")(self)
+
+    def __bool__(self):
+        return bool(call_nondiff("bool", bool, (self,), {}))
+
+    def __setitem__(self, key, value):
+        raise MutationError(
+            f"assigning into a traced array (x[...] = v) cannot be differentiated "
+            f"(in {self._trace.mode} mode). Build a new array instead: np.where(mask, v, x), "
+            "np.concatenate / np.stack, or adcore.index_add(x, index, v)."
+        )
+
+    def __iadd__(self, other):  # x += y rebinds to a new traced value; never mutates
+        return np.add(self, other)
+
+    # --- array attributes ---------------------------------------------------------------
+    @property
+    def shape(self):
+        return np.shape(value_of(self))
+
+    @property
+    def ndim(self):
+        return np.ndim(value_of(self))
+
+    @property
+    def size(self):
+        return int(np.size(value_of(self)))
+
+    @property
+    def dtype(self):
+        return np.result_type(value_of(self))
+
+    def __len__(self):
+        return len(value_of(self))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # --- operators: all routed through NumPy so there is one dispatch path -----------
+    def __add__(self, o): return np.add(self, o)
+    def __radd__(self, o): return np.add(o, self)
+    def __sub__(self, o): return np.subtract(self, o)
+    def __rsub__(self, o): return np.subtract(o, self)
+    def __mul__(self, o): return np.multiply(self, o)
+    def __rmul__(self, o): return np.multiply(o, self)
+    def __truediv__(self, o): return np.divide(self, o)
+    def __rtruediv__(self, o): return np.divide(o, self)
+    def __pow__(self, o): return np.power(self, o)
+    def __rpow__(self, o): return np.power(o, self)
+    def __matmul__(self, o): return np.matmul(self, o)
+    def __rmatmul__(self, o): return np.matmul(o, self)
+    def __neg__(self): return np.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return np.abs(self)
+    def __lt__(self, o): return np.less(self, o)
+    def __le__(self, o): return np.less_equal(self, o)
+    def __gt__(self, o): return np.greater(self, o)
+    def __ge__(self, o): return np.greater_equal(self, o)
+    def __eq__(self, o): return np.equal(self, o)
+    def __ne__(self, o): return np.not_equal(self, o)
+    __hash__ = None
+
+    def __getitem__(self, index):
+        from .ops_structural import getitem
+        return getitem(self, index)
+
+    # --- ndarray methods ------------------------------------------------------------------
+    @property
+    def T(self): return np.transpose(self)
+    def transpose(self, *axes): return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def reshape(self, *shape, order="C"):
+        return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
+    def ravel(self): return np.ravel(self)
+    def flatten(self): return np.ravel(self)
+    def squeeze(self, axis=None): return np.squeeze(self, axis)
+    def sum(self, axis=None, keepdims=False): return np.sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return np.mean(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return np.prod(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return np.max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return np.min(self, axis=axis, keepdims=keepdims)
+    def cumsum(self, axis=None): return np.cumsum(self, axis=axis)
+    def dot(self, o): return np.dot(self, o)
+    def clip(self, lo=None, hi=None): return np.clip(self, lo, hi)
+    def copy(self): return self  # traced values are immutable, so a copy is the value itself
+    def argmax(self, axis=None): return np.argmax(self, axis=axis)
+    def argmin(self, axis=None): return np.argmin(self, axis=axis)
+
+    def astype(self, dtype, copy=True):
+        if np.issubdtype(np.dtype(dtype), np.floating) and np.dtype(dtype).itemsize >= self.dtype.itemsize:
+            return self
+        raise ConcretizationError(
+            f"astype({np.dtype(dtype)}) of a traced {self.dtype} value would drop or round "
+            "its derivative; only widening float casts are allowed."
+        )

@@ -1,0 +1,149 @@
+"""Forward mode: JAX-like entry points built on one primitive, :func:`push_forward`.
+
+Cost model: one forward pass carries ``k`` directions; a full Jacobian with respect to
+an input of size n needs ceil(n / chunk) passes, each costing about ``chunk`` times the
+function. Nothing is stored behind the pass (no tape): memory is ``chunk`` times the
+function's live values.
+
+Shapes follow JAX: ``jacobian(f)(x)`` has shape ``f(x).shape + x.shape``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from adcore import calls, value_of
+
+from .dual import Dual, ForwardTrace
+
+
+def push_forward(f, args, argnum, seed):
+    """Run ``f(*args)`` once with ``args[argnum]`` carrying the directions ``seed``.
+
+    ``seed`` has shape ``(k,) + args[argnum].shape``. Returns ``(out, out_tangent)`` with
+    ``out_tangent`` of shape ``(k,) + out.shape`` (zeros if ``out`` does not depend on
+    the input).
+    """
+    k = np.shape(seed)[0]
+    with ForwardTrace(k) as trace:
+        args = list(args)
+        args[argnum] = Dual(trace, args[argnum], seed)
+        out = f(*args)
+        calls.check_single_output(out, "dualnum")
+        if isinstance(out, Dual) and out._trace is trace:
+            return out.primal, out.tangent
+        return out, np.zeros((k,) + np.shape(value_of(out)))
+
+
+def _prepare(args, argnums, where, promote_int=False):
+    nums, single = calls.normalize_argnums(argnums, len(args), where)
+    args = list(args)
+    for a in nums:
+        args[a] = calls.as_float_input(args[a], where, a, promote_int)
+    return args, nums, single
+
+
+def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None):
+    """(out, J) for one argument, J of shape out.shape + in.shape, by chunked passes.
+
+    ``scalar_output_for``: the caller's name if the output must be a scalar (checked
+    after the first pass, before spending the others).
+    """
+    x = args[argnum]
+    in_shape = np.shape(value_of(x))
+    n = int(np.prod(in_shape, dtype=int))
+    if n == 0:  # an empty input: evaluate once for the output shape
+        out = f(*args)
+        return out, np.zeros(np.shape(value_of(out)) + in_shape)
+    dtype = np.result_type(value_of(x))
+    blocks, out = [], None
+    for start, stop in calls.chunks(n, chunk):
+        out, t = push_forward(f, args, argnum, calls.basis_chunk(in_shape, start, stop, dtype))
+        if scalar_output_for and not blocks:
+            calls.check_scalar_output(out, scalar_output_for, "dualnum.jacobian or dualnum.jvp")
+        blocks.append(t)
+    return out, calls.assemble_jacobian(blocks, np.shape(value_of(out)), in_shape, "columns")
+
+
+def jvp(f, primals, tangents):
+    """Forward mode: ``(f(*primals), J v)`` where v = ``tangents`` (one per primal).
+
+    Every primal is differentiated; ``tangents[i]`` has the shape of ``primals[i]``.
+    The result tangent has the shape of the output. One forward pass.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError("jvp: primals and tangents must have the same length")
+    args = [calls.as_float_input(p, "dualnum.jvp", i) for i, p in enumerate(primals)]
+    with ForwardTrace(1) as trace:
+        duals = []
+        for i, (p, t) in enumerate(zip(args, tangents)):
+            t = np.asarray(t, dtype=np.result_type(value_of(p)))
+            if t.shape != np.shape(value_of(p)):
+                raise ValueError(f"jvp: tangent {i} has shape {t.shape}, primal has "
+                                 f"{np.shape(value_of(p))}")
+            duals.append(Dual(trace, p, t[None]))
+        out = f(*duals)
+        calls.check_single_output(out, "dualnum.jvp")
+        if isinstance(out, Dual) and out._trace is trace:
+            return out.primal, out.tangent[0]
+        return out, np.zeros(np.shape(value_of(out)))
+
+
+def derivative(f):
+    """Forward mode: ``f'(x)`` for a scalar ``x`` (one pass); shape ``f(x).shape``.
+
+    An integer scalar is promoted to float (``derivative(f)(2)`` means ``f'(2.0)``).
+    """
+    @functools.wraps(f)
+    def df(x, *rest):
+        args, _, _ = _prepare((x,) + rest, 0, "dualnum.derivative", promote_int=True)
+        if np.shape(value_of(args[0])) != ():
+            raise ValueError("dualnum.derivative takes a scalar x; use jacobian or jvp for arrays")
+        seed = np.ones((1,), dtype=np.result_type(value_of(args[0])))
+        _, t = push_forward(f, args, 0, seed)
+        return t[0]
+    return df
+
+
+def jacobian(f, argnums=0, chunk=None):
+    """Forward mode: the Jacobian, shape ``f(*args).shape + args[argnum].shape``.
+
+    Takes ceil(n / chunk) forward passes for an input of size n; ``chunk`` (directions per
+    pass) defaults to :func:`adcore.calls.default_chunk`. A tuple ``argnums`` returns a
+    tuple of Jacobians.
+    """
+    @functools.wraps(f)
+    def jac(*args):
+        args, nums, single = _prepare(args, argnums, "dualnum.jacobian")
+        results = tuple(_jacobian_of(f, args, a, chunk)[1] for a in nums)
+        return results[0] if single else results
+    return jac
+
+
+def value_and_grad(f, argnums=0, chunk=None):
+    """Forward mode: ``(f(*args), gradient)`` of a scalar-valued ``f``.
+
+    The gradient has the shape of ``args[argnum]`` and costs ceil(n / chunk) passes —
+    for many inputs, reverse mode (``tapes.grad``) is the cheaper choice.
+    """
+    @functools.wraps(f)
+    def vg(*args):
+        args, nums, single = _prepare(args, argnums, "dualnum.grad")
+        grads, out = [], None
+        for a in nums:
+            out, g = _jacobian_of(f, args, a, chunk, scalar_output_for="dualnum.grad")
+            grads.append(g)
+        return out, (grads[0] if single else tuple(grads))
+    return vg
+
+
+def grad(f, argnums=0, chunk=None):
+    """Forward mode: the gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
+    vg = value_and_grad(f, argnums, chunk)
+
+    @functools.wraps(f)
+    def g(*args):
+        return vg(*args)[1]
+    return g

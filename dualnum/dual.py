@@ -1,0 +1,52 @@
+"""The dual number: a primal value plus k tangent directions, for one forward trace.
+
+Convention: ``tangent.shape == (k,) + shape(primal)`` — direction index first, so a
+batch of k directions broadcasts against the value like any NumPy operand.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adcore import Trace, Traced, apply, rules
+
+
+class ForwardTrace(Trace):
+    """One forward pass carrying ``k`` directions. Each derivative call opens its own."""
+
+    mode = "forward"
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def process(self, op, inputs, params):
+        primals, tangents = [], []
+        for x in inputs:
+            if isinstance(x, Dual) and x._trace is self:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+            else:  # a constant, or a value of an outer (lower-level) derivative call
+                primals.append(x)
+                tangents.append(None)
+        out = apply(op, *primals, **params)
+        return Dual(self, out, rules.jvp(op, out, primals, tangents, params, self.k))
+
+
+class Dual(Traced):
+    """A value of a forward trace: ``primal`` and ``tangent`` of shape ``(k,) + shape``."""
+
+    __slots__ = ("tangent",)
+
+    def __init__(self, trace: ForwardTrace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    def __repr__(self):
+        return (f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, "
+                f"k={self._trace.k}, level={self._trace.level})")
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the value and its tangents (the memory forward mode carries per value)."""
+        return int(np.size(self.primal) + np.size(self.tangent)) * np.dtype(self.dtype).itemsize

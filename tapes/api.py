@@ -1,0 +1,127 @@
+"""Reverse mode: JAX-like entry points built on one recording and reversed sweeps.
+
+Cost model: one recording (about the cost of the function, plus the tape it keeps:
+every intermediate value), then one backward sweep per output component — or per
+chunk of components, swept together. A gradient (one output) is one sweep whatever the
+number of inputs; a Jacobian with m outputs takes ceil(m / chunk) sweeps.
+
+Shapes follow JAX: ``jacobian(f)(x)`` has shape ``f(x).shape + x.shape``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from adcore import calls, value_of
+
+from .tape import ReverseTrace, Tracer
+
+
+def record_call(f, args, argnums):
+    """Run ``f(*args)`` once, recording every op that depends on ``args[argnums]``.
+
+    Returns ``(tape, out, out_index)``: the tape (inputs in the order of ``argnums``), the
+    plain output and the index of the node that produced it (None if the output does not
+    depend on the inputs).
+    """
+    trace = ReverseTrace()
+    with trace:
+        args = list(args)
+        for a in argnums:
+            args[a] = trace.new_input(args[a])
+        out = f(*args)
+    calls.check_single_output(out, "tapes")
+    if isinstance(out, Tracer) and out._trace is trace:
+        return trace.tape, out.primal, out.index
+    return trace.tape, out, None
+
+
+def sweep(tape, out, out_index, cotangent):
+    """Input cotangents ``[(k,) + input.shape]`` for a batch of output cotangents."""
+    k = np.shape(cotangent)[0]
+    if out_index is None:  # the output is a constant: every derivative is zero
+        return [np.zeros((k,) + np.shape(value_of(tape.nodes[i].out))) for i in tape.inputs]
+    return tape.backward(out_index, cotangent)
+
+
+def _prepare(args, argnums, where):
+    nums, single = calls.normalize_argnums(argnums, len(args), where)
+    args = list(args)
+    for a in nums:
+        args[a] = calls.as_float_input(args[a], where, a)
+    return args, nums, single
+
+
+def vjp(f, *primals):
+    """Reverse mode: ``(f(*primals), vjp_fn)`` with ``vjp_fn(w) = w^T J`` for every primal.
+
+    ``w`` has the shape of the output; ``vjp_fn`` returns a tuple with one cotangent per
+    primal (each of that primal's shape). The function is recorded once; each call of
+    ``vjp_fn`` is one backward sweep and never accumulates into an earlier result.
+    """
+    args, nums, _ = _prepare(primals, tuple(range(len(primals))), "tapes.vjp")
+    tape, out, out_index = record_call(f, args, nums)
+    out_shape = np.shape(value_of(out))
+
+    def vjp_fn(cotangent):
+        w = np.asarray(cotangent, dtype=float) if not hasattr(cotangent, "_trace") else cotangent
+        if np.shape(w) != out_shape:
+            raise ValueError(f"vjp_fn: cotangent has shape {np.shape(w)}, output has {out_shape}")
+        return tuple(c[0] for c in sweep(tape, out, out_index, np.expand_dims(w, 0)))
+
+    return out, vjp_fn
+
+
+def value_and_grad(f, argnums=0):
+    """Reverse mode: ``(f(*args), gradient)`` of a scalar-valued ``f``: one recording and
+    one backward sweep, whatever the number of inputs. Non-scalar outputs raise an error
+    that points to :func:`jacobian` and :func:`vjp`."""
+    @functools.wraps(f)
+    def vg(*args):
+        args, nums, single = _prepare(args, argnums, "tapes.grad")
+        tape, out, out_index = record_call(f, args, nums)
+        calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp")
+        grads = tuple(g[0] for g in sweep(tape, out, out_index, np.ones((1,))))
+        return out, (grads[0] if single else grads)
+    return vg
+
+
+def grad(f, argnums=0):
+    """Reverse mode: the gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
+    vg = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def g(*args):
+        return vg(*args)[1]
+    return g
+
+
+def jacobian(f, argnums=0, chunk=None):
+    """Reverse mode: the Jacobian, shape ``f(*args).shape + args[argnum].shape``.
+
+    Records ``f`` ONCE, then sweeps backwards once per chunk of output components
+    (``chunk`` components per sweep; default :func:`adcore.calls.default_chunk`).
+    A tuple ``argnums`` returns a tuple of Jacobians.
+    """
+    @functools.wraps(f)
+    def jac(*args):
+        args, nums, single = _prepare(args, argnums, "tapes.jacobian")
+        tape, out, out_index = record_call(f, args, nums)
+        return jacobian_from_tape(tape, out, out_index, [np.shape(value_of(args[a])) for a in nums],
+                                  chunk, single)
+    return jac
+
+
+def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True):
+    """Jacobian(s) from a recorded tape by sweeps over chunks of output components."""
+    out_shape = np.shape(value_of(out))
+    m = int(np.prod(out_shape, dtype=int))
+    blocks = [[] for _ in in_shapes]
+    for start, stop in calls.chunks(m, chunk) if m else []:
+        seed = calls.basis_chunk(out_shape, start, stop)
+        for per_input, g in zip(blocks, sweep(tape, out, out_index, seed)):
+            per_input.append(g)
+    jacs = tuple(calls.assemble_jacobian(b, out_shape, s, "rows") if b else np.zeros(out_shape + s)
+                 for b, s in zip(blocks, in_shapes))
+    return jacs[0] if single else jacs

@@ -1,0 +1,176 @@
+"""The tape: a flat, append-only Wengert list, and the reversed loop that sweeps it.
+
+Recording appends one :class:`Node` per op in the order the program runs it, which is
+already a topological order; the backward sweep is a plain reversed ``for`` loop over
+that list — no recursion, so a chain of 10^5 ops is no harder than a chain of 3.
+Cotangents live in a per-sweep list, so a second sweep never accumulates into the
+first sweep's result.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from adcore import Trace, Traced, apply, rules, value_of
+
+INPUT = None  # the op of an input node
+
+
+@dataclasses.dataclass(eq=False)
+class Node:
+    """One recorded op: ``out = op(*primals, **params)``.
+
+    ``parents[i]`` is the index of the node that produced ``primals[i]``, or -1 when
+    that input is a constant of this tape (a plain array, or a value of an outer call).
+    """
+
+    op: Any
+    parents: tuple
+    primals: tuple
+    out: Any
+    params: dict
+
+    @property
+    def name(self):
+        return "input" if self.op is INPUT else self.op.name
+
+
+@dataclasses.dataclass(eq=False)
+class Guard:
+    """A decision the program took by looking at a traced value (a comparison, argmax,
+    ``bool``, a ``where`` condition): on replay it must come out the same."""
+
+    name: str
+    func: Any
+    args: tuple  # traced values of this tape replaced by _Ref(node index)
+    kwargs: dict
+    result: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ref:
+    index: int
+
+
+class Tape:
+    """A recorded program. ``len(tape)`` counts ops (inputs excluded); ``nbytes`` the
+    values it holds; ``summary()`` prints it in record order."""
+
+    def __init__(self):
+        self.nodes: list[Node] = []
+        self.guards: list[Guard] = []
+        self.inputs: list[int] = []
+
+    def __len__(self):
+        return len(self.nodes) - len(self.inputs)
+
+    def append(self, node: Node) -> int:
+        self.nodes.append(node)
+        return len(self.nodes) - 1
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the distinct arrays the tape keeps alive (outputs and constants)."""
+        seen, total = set(), 0
+        for node in self.nodes:
+            for v in (node.out,) + node.primals:
+                v = value_of(v)
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    total += int(getattr(v, "nbytes", 8))
+        return total
+
+    def ops(self):
+        """``[(index, op name, parent indices, output shape)]`` in record order."""
+        return [(i, n.name, n.parents, np.shape(value_of(n.out))) for i, n in enumerate(self.nodes)]
+
+    def summary(self, limit: int = 50) -> str:
+        lines = [f"Tape: {len(self)} ops, {len(self.inputs)} inputs, {len(self.guards)} guards, "
+                 f"{self.nbytes} bytes held"]
+        for i, name, parents, shape in self.ops()[:limit]:
+            args = ", ".join(f"%{p}" if p >= 0 else "const" for p in parents)
+            lines.append(f"  %{i:<5} = {name}({args})  -> shape {shape}")
+        if len(self.nodes) > limit:
+            lines.append(f"  ... {len(self.nodes) - limit} more")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def backward(self, out_index: int, cotangent, wanted=None):
+        """Reverse sweep from node ``out_index`` seeded with ``cotangent`` (``(k,) + out.shape``).
+
+        Returns the cotangents of the input nodes (``(k,) + input.shape``, zeros where
+        the output does not depend on an input), in the order of ``self.inputs``.
+        """
+        cots = [None] * len(self.nodes)
+        cots[out_index] = cotangent
+        is_input = set(self.inputs)
+        for i in range(out_index, -1, -1):
+            g = cots[i]
+            if g is None or i in is_input:
+                continue
+            cots[i] = None  # done with it: free the memory as the sweep moves back
+            node = self.nodes[i]
+            needed = tuple(p >= 0 for p in node.parents)
+            grads = rules.vjp(node.op, g, needed, node.out, node.primals, node.params)
+            for p, gp in zip(node.parents, grads):
+                if p >= 0 and gp is not None:
+                    cots[p] = gp if cots[p] is None else cots[p] + gp
+        k = np.shape(cotangent)[0]
+        return [cots[i] if cots[i] is not None
+                else np.zeros((k,) + np.shape(value_of(self.nodes[i].out)))
+                for i in self.inputs]
+
+
+class ReverseTrace(Trace):
+    """One recording: every op on a value of this trace is appended to ``self.tape``."""
+
+    mode = "reverse"
+
+    def __init__(self):
+        super().__init__()
+        self.tape = Tape()
+
+    def new_input(self, value) -> "Tracer":
+        index = self.tape.append(Node(INPUT, (), (), value, {}))
+        self.tape.inputs.append(index)
+        return Tracer(self, value, index)
+
+    def process(self, op, inputs, params):
+        parents, primals = [], []
+        for x in inputs:
+            if isinstance(x, Tracer) and x._trace is self:
+                parents.append(x.index)
+                primals.append(x.primal)
+            else:  # constant for this tape (plain, or a value of an outer call)
+                parents.append(-1)
+                primals.append(x)
+        out = apply(op, *primals, **params)
+        index = self.tape.append(Node(op, tuple(parents), tuple(primals), out, params))
+        return Tracer(self, out, index)
+
+    def note_nondiff(self, name, func, args, kwargs, result):
+        def ref(a):
+            if isinstance(a, Tracer) and a._trace is self:
+                return _Ref(a.index)
+            if isinstance(a, (list, tuple)):
+                return type(a)(ref(b) for b in a)
+            return value_of(a)
+        self.tape.guards.append(Guard(name, func, ref(args), {k: ref(v) for k, v in kwargs.items()},
+                                      result))
+
+
+class Tracer(Traced):
+    """A value recorded on a tape: ``primal`` and the ``index`` of the node that made it."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, trace: ReverseTrace, primal, index: int):
+        self._trace = trace
+        self.primal = primal
+        self.index = index
+
+    def __repr__(self):
+        return f"Tracer(primal={self.primal!r}, node=%{self.index}, level={self._trace.level})"
