@@ -14,7 +14,7 @@ from .errors import (ADError, ConcretizationError, GuardError, MutationError, No
                      UnsupportedOpError)
 from .registry import (ELEMENTWISE, POSITIVE, REAL, STRUCTURAL, UNIT, Domain, Example, Op,
                        defop, get_op, numpy_entry_points, register_numpy_alias,
-                       registered_ops)
+                       registered_ops, unregister)
 from .tracing import Trace, Traced, apply, value_of
 from . import rules, calls
 from . import ops_elementwise, ops_structural, nondiff  # noqa: F401  (they register the ops)
@@ -23,7 +23,7 @@ from .nn import logsumexp, relu, sigmoid, softplus
 from .linear import strong_mul, unbroadcast, pad_batch
 
 __all__ = [
-    "defop", "get_op", "registered_ops", "register_numpy_alias", "numpy_entry_points",
+    "defop", "get_op", "registered_ops", "unregister", "register_numpy_alias", "numpy_entry_points",
     "Op", "Domain", "Example", "REAL", "POSITIVE", "UNIT", "ELEMENTWISE", "STRUCTURAL",
     "Trace", "Traced", "apply", "value_of",
     "sigmoid", "relu", "softplus", "logsumexp", "index_add",

@@ -260,7 +260,7 @@ dot_op = defop(
     examples=(
         Example(lambda a, b: np.dot(a, b), ((4,), (4,)), label="inner"),
         Example(lambda a, b: np.dot(a, b), ((3, 4), (4,)), label="matrix-vector"),
-        Example(lambda a, b: a.dot(b), ((3, 4), (4, 2)), label="method"),
+        Example(lambda a: a.dot(np.linspace(-1.0, 1.0, 8).reshape(4, 2)), ((3, 4),), label="method"),
         Example(lambda a, b: np.dot(a, b), ((), (3,)), label="scalar"),
     ))
 

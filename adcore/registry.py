@@ -183,6 +183,14 @@ def defop(
     return op
 
 
+def unregister(name: str) -> None:
+    """Remove an op and its NumPy entry points (for tests and for replacing a custom op)."""
+    op = _OPS.pop(name)
+    for table in (_UFUNCS, _FUNCTIONS):
+        for entry in [e for e, (o, _) in table.items() if o is op]:
+            del table[entry]
+
+
 def register_numpy_alias(entry, op: Op, bind: Callable):
     """Route another NumPy entry point (e.g. ``np.ravel``) to an existing op."""
     (_UFUNCS if isinstance(entry, np.ufunc) else _FUNCTIONS)[entry] = (op, bind)

@@ -177,7 +177,7 @@ def _bound_apply(name, entry, args, kwargs):
 
 
 def _concretize(what):
-    def method(self, *args):
+    def method(self, *args, **kwargs):
         raise ConcretizationError(
             f"{what} of a traced value would drop its derivative (in {self._trace.mode} "
             "mode). Keep it an array: use np.sin/np.exp rather than math.sin/math.exp, "
