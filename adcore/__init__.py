@@ -17,7 +17,7 @@ from .registry import (ELEMENTWISE, POSITIVE, REAL, STRUCTURAL, UNIT, Domain, Ex
                        registered_ops, unregister)
 from .tracing import Trace, Traced, apply, value_of
 from . import rules, calls
-from . import ops_elementwise, ops_structural, nondiff  # noqa: F401  (they register the ops)
+from . import ops_elementwise, ops_structural, nondiff, composites  # noqa: F401  (registration)
 from .ops_structural import index_add
 from .nn import logsumexp, relu, sigmoid, softplus
 from .linear import strong_mul, unbroadcast, pad_batch

@@ -23,7 +23,7 @@ from .indexing import Index, normalize_index, take_batched
 from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift,
                      unbroadcast, zeros)
 from .registry import POSITIVE, REAL, Domain, Example, defop, register_numpy_alias
-from .tracing import apply, call_nondiff, value_of
+from .tracing import Traced, apply, call_nondiff, value_of
 
 
 def _zero_or(t, k, shape):
@@ -476,7 +476,12 @@ def index_add(x, index, v):
 
 
 def _getitem_vjp(g, needed, out, x, index):
-    return (_batched_index_add(zeros(np.shape(g)[0], np.shape(x)), index, g),)
+    z = zeros(np.shape(g)[0], np.shape(x))
+    if index.basic and index.adjacent and not isinstance(g, Traced):
+        # fast path: write into the fresh zeros (no copy); basic indices never repeat
+        z[(slice(None),) + index.key] = g
+        return (z,)
+    return (_batched_index_add(z, index, g),)
 
 
 getitem_op = defop(

@@ -200,3 +200,28 @@ def test_custom_op_can_take_over_a_numpy_function():
         adcore.unregister(op.name)
     with pytest.raises(adcore.UnsupportedOpError, match="np.sinc"):
         tapes.grad(lambda x: np.sum(np.sinc(x)))(x)
+
+
+# --- composites: NumPy functions made of registered ops --------------------------------------
+COMPOSITES = {
+    "norm": lambda x: np.linalg.norm(x),
+    "norm-axis": lambda x: np.sum(np.linalg.norm(x.reshape(2, 3), axis=1)),
+    "var": lambda x: np.var(x),
+    "std-ddof": lambda x: np.std(x, ddof=1),
+    "var-axis": lambda x: np.sum(np.var(x.reshape(2, 3), axis=0)),
+    "hstack": lambda x: np.sum(np.hstack([x, x ** 2]) ** 2),
+    "vstack": lambda x: np.sum(np.vstack([x, np.sin(x)]) @ np.ones(6)),
+    "trace": lambda x: np.trace(np.outer(x, x)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSITES))
+def test_composites_in_both_modes(name):
+    x = np.array([0.3, -1.2, 0.8, 1.5, -0.4, 0.9])
+    assert check_grads(COMPOSITES[name], (x,), jvp=dualnum.jvp, vjp=tapes.vjp)
+    np.testing.assert_allclose(COMPOSITES[name](x), dualnum.jvp(COMPOSITES[name], (x,), (x,))[0])
+
+
+@both
+def test_norm_at_zero_has_the_zero_subgradient(mode):
+    np.testing.assert_array_equal(GRADS[mode](np.linalg.norm)(np.zeros(3)), np.zeros(3))
