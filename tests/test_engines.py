@@ -225,3 +225,17 @@ def test_composites_in_both_modes(name):
 @both
 def test_norm_at_zero_has_the_zero_subgradient(mode):
     np.testing.assert_array_equal(GRADS[mode](np.linalg.norm)(np.zeros(3)), np.zeros(3))
+
+
+@both
+def test_comparisons_and_argmax_return_plain_arrays(mode):
+    seen = {}
+
+    def f(x):
+        seen["cmp"], seen["argmax"], seen["shape"] = x > 0, np.argmax(x), np.shape(x)
+        return np.sum(x[np.argmax(x)] * x)
+    x = np.array([0.5, -1.0, 2.0])
+    g = GRADS[mode](f)(x)
+    assert type(seen["cmp"]) is np.ndarray and seen["cmp"].dtype == bool
+    assert isinstance(seen["argmax"], np.integer) and seen["shape"] == (3,)
+    np.testing.assert_allclose(g, [2.0, 0.0, 2.0 + np.sum(x)])
