@@ -1,0 +1,334 @@
+"""The ``fwdrev`` command: run benchmarks, plot and report them, list what exists.
+
+Every input error -- unknown names, bad sizes, malformed lists, unusable paths,
+results files of another version, sizes that cannot fit in memory -- ends with one
+line ``fwdrev ...: error: ...`` on stderr and exit status 2, before anything is
+written.  Exit status 1 means the run finished but some record failed or disagreed
+with its reference (those records are in the file and the report, flagged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+
+from bench.errors import UsageError
+
+DEFAULT_OUTDIR = "reports"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (argparse's own print the usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------- list parsing
+
+
+_INT = re.compile(r"^\+?[0-9]+$")
+
+
+def int_list(text: str) -> list:
+    """``"1,4,16"`` -> ``[1, 4, 16]``: positive integers, duplicates dropped, order kept."""
+    items = text.split(",")
+    values = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            raise argparse.ArgumentTypeError(f"malformed list {text!r}: empty item")
+        if not _INT.match(item):
+            raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not a positive integer")
+        value = int(item)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{item!r} in {text!r} must be >= 1")
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def name_list(text: str) -> list:
+    """``"forward,reverse"`` -> ``["forward", "reverse"]`` (no empty names)."""
+    names = [t.strip() for t in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"malformed list {text!r}: empty name")
+    return list(dict.fromkeys(names))
+
+
+def param_spec(text: str) -> tuple:
+    """``"r=3,4"`` -> ``("r", [3.0, 4.0])``: a name and finite numbers."""
+    key, sep, values = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"malformed --param {text!r} (expected KEY=V1,V2,...)")
+    out = []
+    for item in values.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r} in --param {text!r} is not a "
+                                             "number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"--param {text!r}: values must be finite")
+        out.append(value)
+    return key, list(dict.fromkeys(out))
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def seed_int(text: str) -> int:
+    if not _INT.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return int(text)
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bench import FORMAT_VERSION
+
+    parser = _Parser(prog="fwdrev", description=(
+        "Measure forward-mode (dualnum) against reverse-mode (tapes) automatic "
+        "differentiation: time and memory as input size n, output size m and depth "
+        "grow. Results are JSON Lines; plots are PNG; the report is Markdown."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    run = sub.add_parser("run", help="run a benchmark sweep", description=(
+        "Without --problem: run a named suite (default: 'default', a few minutes) and "
+        "write results, plots and a report into --outdir. With --problem: run that grid "
+        "and append records to --out. Lists are comma-separated (--n 1,4,16)."),
+        epilog="examples:\n  fwdrev run\n  fwdrev run --problem tanh-net --engine "
+               "forward,reverse --n 1,4,16,64 --m 1,16 --out results.jsonl\n  fwdrev run "
+               "--problem logistic-map --depth 1000,10000 --out depth.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = run.add_argument_group("what to run")
+    what.add_argument("--suite", help="named suite to run when --problem is not given "
+                      "(see 'fwdrev list'; default: default)")
+    what.add_argument("--problem", type=name_list, help="problem names, comma-separated")
+    what.add_argument("--engine", type=name_list,
+                      help="engine names (default: forward,reverse)")
+    what.add_argument("--n", type=int_list, help="input sizes n (problem default if omitted)")
+    what.add_argument("--m", type=int_list, help="output sizes m, for problems with an m knob")
+    what.add_argument("--depth", type=int_list, help="depths (iterations T / layers L)")
+    what.add_argument("--chunk", type=int_list,
+                      help="directions per pass, for engines with a chunk setting")
+    what.add_argument("--param", type=param_spec, action="append", default=[],
+                      metavar="KEY=V1,V2", help="problem constants, e.g. --param r=4 (repeatable)")
+    what.add_argument("--seed", type=seed_int, default=0, help="seed of data and inputs (0)")
+    where = run.add_argument_group("where results go")
+    where.add_argument("--out", help="results file (JSON Lines). Default: results.jsonl with "
+                       "--problem, <outdir>/<suite>.jsonl for a suite")
+    where.add_argument("--outdir", help=f"suite runs: directory for results, plots and "
+                       f"report (default: {DEFAULT_OUTDIR}/)")
+    where.add_argument("--resume", action="store_true",
+                       help="append to --out, skipping records it already has")
+    where.add_argument("--overwrite", action="store_true",
+                       help="replace an existing --out instead of refusing")
+    where.add_argument("--no-report", action="store_true",
+                       help="suite runs: skip the plots and report")
+    how = run.add_argument_group("how to measure")
+    how.add_argument("--no-memory", action="store_true",
+                     help="skip the peak-memory subprocess measurements")
+    how.add_argument("--min-time", type=positive_float, default=0.02, metavar="S",
+                     help="minimum duration of one timed batch (0.02 s)")
+    how.add_argument("--samples", type=int_list, default=[5], metavar="K",
+                     help="timed batches per record (5)")
+    how.add_argument("--max-time", type=positive_float, default=1.0, metavar="S",
+                     help="stop sampling after S seconds once 3 samples exist (1.0)")
+
+    plot = sub.add_parser("plot", help="draw PNG plots from a results file",
+                          description="Draw every plot the results support, as "
+                                      "<stem>-<plot>.png.")
+    plot.add_argument("results", help="results file (JSON Lines)")
+    plot.add_argument("--outdir", help="directory for the PNGs (default: next to RESULTS)")
+
+    report = sub.add_parser("report", help="write a Markdown report with plots",
+                            description="Write <outdir>/<name>.md and its PNGs: findings "
+                                        "derived from the data, tables, slopes.")
+    report.add_argument("results", help="results file (JSON Lines)")
+    report.add_argument("--outdir", help=f"directory (default: {DEFAULT_OUTDIR}/)")
+    report.add_argument("--name", help="report name (default: the results file's stem)")
+
+    sub.add_parser("list", help="list problems, engines (and which are installed), suites",
+                   description=f"Problems, engines and suites. Results format: {FORMAT_VERSION}.")
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _writable_dir(path) -> str:
+    """Check that ``path`` is, or can be created as, a writable directory (no changes)."""
+    path = os.path.abspath(path)
+    probe = path
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to directory {path}")
+    return path
+
+
+def cmd_run(args, argv) -> int:
+    from bench import engines, records, suites, sweep
+    from bench.progress import Progress
+
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other")
+    params = {}
+    for key, values in args.param:
+        params.setdefault(key, [])
+        params[key] += [v for v in values if v not in params[key]]
+    suite = None
+    if args.problem is None:
+        if any(v is not None for v in (args.n, args.m, args.depth, args.chunk)) or params \
+                or args.engine:
+            raise UsageError("--engine/--n/--m/--depth/--chunk/--param need --problem "
+                             "(a suite has its own grid)")
+        name = args.suite or "default"
+        if name not in suites.SUITES:
+            raise UsageError(f"unknown suite {name!r} (choose from: {', '.join(suites.SUITES)})")
+        suite = suites.SUITES[name]
+        outdir = _writable_dir(args.outdir or DEFAULT_OUTDIR)
+        out = args.out or os.path.join(outdir, f"{name}.jsonl")
+        # A suite's own results file is the tool's output: re-running replaces it.
+        overwrite = args.overwrite or (args.out is None and not args.resume)
+        jobs = suite.plan(seed=args.seed)
+        names = list(dict.fromkeys(j.engine for j in jobs))
+    else:
+        if args.suite:
+            raise UsageError("--suite and --problem exclude each other")
+        if args.outdir or args.no_report:
+            raise UsageError("--outdir/--no-report apply to suite runs; with --problem use "
+                             "--out, then 'fwdrev report'")
+        names = args.engine or ["forward", "reverse"]
+        for n in names:
+            engines.get(n)          # unknown engine -> UsageError before planning
+        jobs = sweep.plan(args.problem, names, n=args.n, m=args.m, depth=args.depth,
+                          params=params, chunk=args.chunk, seed=args.seed)
+        out, overwrite = args.out or "results.jsonl", args.overwrite
+    usable = sweep.usable_engines(names)
+    jobs = [j for j in jobs if j.engine in usable]
+    if not jobs:
+        raise UsageError("nothing to run: none of the requested engines is available")
+    sweep.check_memory(jobs)
+    if suite is not None and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        done = set()        # a new --outdir (checked creatable above): nothing to resume
+    else:
+        done = records.check_output(out, resume=args.resume, overwrite=overwrite)
+
+    options = sweep.Options(min_sample_s=args.min_time, samples=args.samples[0],
+                            max_time_s=args.max_time, memory=not args.no_memory)
+    if suite is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    truncate = overwrite and not args.resume
+    with records.Writer(out, truncate=truncate) as writer:
+        writer.write(records.make_header(argv, timing=options.__dict__))
+        progress = Progress(len(jobs))
+        try:
+            counts = sweep.run(jobs, writer, done=done, options=options, progress=progress)
+        except KeyboardInterrupt:
+            progress.close()
+            print(f"fwdrev: interrupted; finished records are in {out} "
+                  "(continue with --resume)", file=sys.stderr)
+            return 130
+    print(f"wrote {counts['written']} records to {out}"
+          + (f" ({counts['skipped']} already done)" if counts["skipped"] else ""))
+    if suite is not None and not args.no_report:
+        from bench import report
+        headers, results = records.read(out)
+        path = report.write_report(headers, records.latest(results), outdir, suite.name, out)
+        print(f"wrote report {path}")
+    elif suite is None:
+        print(f"next: fwdrev report {out}")
+    if counts["failed"] or counts["wrong"]:
+        print(f"fwdrev: {counts['failed']} failed and {counts['wrong']} wrong records "
+              "(flagged in the results)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_plot(args, argv) -> int:
+    from bench import plots, records
+
+    headers, results = records.read(args.results)
+    outdir = _writable_dir(args.outdir or os.path.dirname(os.path.abspath(args.results)))
+    os.makedirs(outdir, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(args.results))[0]
+    drawn = plots.make_all(records.latest(results), outdir, stem)
+    for _, _, path in drawn:
+        print(path)
+    if not drawn:
+        print("fwdrev: no plot: the results have no series with two or more sizes",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_report(args, argv) -> int:
+    from bench import records, report
+
+    headers, results = records.read(args.results)
+    outdir = _writable_dir(args.outdir or DEFAULT_OUTDIR)
+    name = args.name or os.path.splitext(os.path.basename(args.results))[0]
+    if not re.match(r"^[\w.-]+$", name):
+        raise UsageError(f"report name {name!r} must be letters, digits, '.', '_' or '-'")
+    path = report.write_report(headers, records.latest(results), outdir, name, args.results)
+    print(path)
+    return 0
+
+
+def cmd_list(args, argv) -> int:
+    from bench import FORMAT_VERSION, engines, problems, suites
+
+    print("problems:")
+    for p in problems.PROBLEMS.values():
+        knobs = "; ".join(f"{k} = {meaning} (default {d})" for k, (d, meaning) in p.knobs.items())
+        fixed = ", ".join(f"{k} = {v} fixed" for k, v in p.fixed.items())
+        params = "; ".join(f"--param {k}=... {meaning} (default {d:g})"
+                           for k, (d, meaning) in p.params.items())
+        print(f"  {p.name:<13} {p.summary}")
+        for extra in (knobs or fixed, params):
+            if extra:
+                print(f"  {'':<13}   {extra}")
+    print("engines:")
+    for e in engines.ENGINES.values():
+        reason = e.missing()
+        status = f"MISSING: {reason}" if reason else "available" + (
+            f" ({e.version()})" if e.version() else "")
+        print(f"  {e.name:<13} {e.summary}")
+        print(f"  {'':<13}   {status}" + "".join(
+            f"; setting {k}: {h}" for k, (_, h) in e.settings.items()))
+    print("suites:")
+    for s in suites.SUITES.values():
+        print(f"  {s.name:<13} {s.summary}")
+    print(f"results format: {FORMAT_VERSION}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``fwdrev`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = {"run": cmd_run, "plot": cmd_plot, "report": cmd_report, "list": cmd_list}
+    try:
+        return command[args.command](args, ["fwdrev", *argv])
+    except UsageError as exc:
+        print(f"fwdrev {args.command}: error: {exc}", file=sys.stderr)
+        return 2

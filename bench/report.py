@@ -1,0 +1,318 @@
+"""The Markdown report: plots, tables, and sentences computed from the records.
+
+Nothing in the findings is pre-written: every sentence is produced from the
+measured numbers (which mode wins where, slopes, crossovers, failures), so a run on
+other hardware or with a changed engine says what *it* measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections import defaultdict
+
+from bench import analysis, plots
+from bench.records import argv_string
+
+
+def fmt_time(s):
+    if s is None:
+        return "–"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "–"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b} B"
+
+
+def fmt_num(x, digits=3):
+    return "–" if x is None else f"{x:.{digits}g}"
+
+
+def _fixed_text(fixed):
+    parts = []
+    for k, v in fixed.items():
+        if k == "params":
+            parts += [f"{pk}={pv:g}" for pk, pv in json.loads(v).items()]
+        elif v is not None:
+            parts.append(f"{k}={v}")
+    return ", ".join(parts) or "—"
+
+
+# ---------------------------------------------------------------- findings
+
+
+def ratio_findings(records, a="forward", b="reverse") -> list:
+    """Bullets on who wins where, from time(a)/time(b) at points both measured with
+    the same settings."""
+    points = analysis.ratio_points(records, a, b)
+    out = []
+    for problem, label in dict.fromkeys((p["problem"], p["label"]) for p in points):
+        pts = [p for p in points if p["problem"] == problem and p["label"] == label]
+        a_wins = [p for p in pts if p["ratio"] < 1]
+        b_wins = [p for p in pts if p["ratio"] > 1]
+        name = problem + (f" [{label}]" if label else "")
+        head = (f"- **{name}**: {a} is faster at {len(a_wins)} of {len(pts)} measured "
+                f"points, {b} at {len(b_wins)}")
+        fastest_b = max(pts, key=lambda p: p["ratio"])
+        fastest_a = min(pts, key=lambda p: p["ratio"])
+        detail = []
+        if fastest_b["ratio"] > 1:
+            detail.append(f"{b}'s largest lead is {fastest_b['ratio']:.3g}× at "
+                          f"{_where(fastest_b)}")
+        if fastest_a["ratio"] < 1:
+            detail.append(f"{a}'s largest lead is {1 / fastest_a['ratio']:.3g}× at "
+                          f"{_where(fastest_a)}")
+        out.append(head + (" (" + "; ".join(detail) + ")" if detail else "") + ".")
+        out += _crossover_sentences(pts, a, b)
+    return out
+
+
+def _where(p):
+    parts = [f"n={p['n']}", f"m={p['m']}"]
+    if p["depth"] is not None:
+        parts.append(f"depth={p['depth']}")
+    return " ".join(parts)
+
+
+def _crossover_sentences(pts, a, b):
+    """Per fixed (m, depth, params): where along n the ratio crosses 1."""
+    rows = defaultdict(list)
+    for p in pts:
+        rows[(p["m"], p["depth"], json.dumps(p["params"], sort_keys=True))].append(p)
+    out, cross_vs_m = [], []
+    for (m, depth, _), row in sorted(rows.items(), key=lambda kv: (kv[0][1] or 0, kv[0][0])):
+        row.sort(key=lambda p: p["n"])
+        if len(row) < 2:
+            continue
+        where = f"m = {m}" + (f", depth = {depth}" if depth is not None else "")
+        xs, rs = [p["n"] for p in row], [p["ratio"] for p in row]
+        cx = analysis.crossover(xs, rs)
+        if cx is not None:
+            below = a if rs[0] < 1 else b
+            above = b if below == a else a
+            out.append(f"  - at {where}: the modes cross near n ≈ {cx:.3g} "
+                       f"({below} faster below, {above} above).")
+            cross_vs_m.append((m, cx))
+        elif all(r > 1 for r in rs):
+            out.append(f"  - at {where}: {b} is faster at every n from {xs[0]} to {xs[-1]} "
+                       f"({min(rs):.3g}× to {max(rs):.3g}×).")
+        elif all(r < 1 for r in rs):
+            out.append(f"  - at {where}: {a} is faster at every n from {xs[0]} to {xs[-1]} "
+                       f"({1 / max(rs):.3g}× to {1 / min(rs):.3g}×).")
+    if len({m for m, _ in cross_vs_m}) >= 2:
+        ratios = [cx / m for m, cx in cross_vs_m]
+        slope = analysis.fit_slope([m for m, _ in cross_vs_m], [cx for _, cx in cross_vs_m])
+        out.append(f"  - the crossover n grows with m (log-log slope {fmt_num(slope, 2)}); "
+                   f"crossover n / m ranges {min(ratios):.2g}–{max(ratios):.2g} "
+                   "(theory for equal per-direction cost: n = m).")
+    return out
+
+
+def slope_findings(records) -> list:
+    """Sentences: median fitted exponent of time vs n and vs m per problem and variant."""
+    out = []
+    by = defaultdict(dict)
+    for knob in ("n", "m", "depth"):
+        for row in analysis.slopes(records, knob):
+            if row["slope_upper"] is not None:
+                by[(row["problem"], row["variant"])].setdefault(knob, []).append(
+                    row["slope_upper"])
+    for (problem, var), knobs in by.items():
+        parts = [f"{knob}^{statistics.median(vals):.2f}" for knob, vals in knobs.items()]
+        out.append(f"**{problem} / {var}**: time grows like " + ", ".join(parts)
+                   + " (median over series of the upper-half fit).")
+    return out
+
+
+def settings_findings(records) -> list:
+    """Sentences on settings sweeps (e.g. forward's --chunk): which setting was fastest."""
+    out = []
+    for sw in analysis.settings_sweeps(records):
+        if len(sw["times"]) < 3:
+            continue      # a grid run twice (default and one setting) is not a sweep
+        best = min(sw["times"], key=lambda t: t[1])
+        times = ", ".join(f"{label} {fmt_time(t)}" for label, t in sw["times"])
+        where = f"n={sw['n']} m={sw['m']}" + (f" depth={sw['depth']}" if sw["depth"] else "")
+        out.append(f"**{sw['problem']} / {sw['engine']}** at {where}: {times}; fastest: "
+                   f"{best[0]}.")
+    return out
+
+
+def grad_findings(records) -> list:
+    rows = analysis.grad_ratios(records)
+    out = []
+    for problem in dict.fromkeys(r["problem"] for r in rows):
+        pr = [r for r in rows if r["problem"] == problem]
+        first = pr[0]
+        size = f"n={first['n']}" + (f" ({first['in_size']} inputs)"
+                                    if first["in_size"] != first["n"] else "")
+        parts = ", ".join(f"{r['variant']} {r['ratio']:.3g}×" for r in
+                          sorted(pr, key=lambda r: r["ratio"]))
+        out.append(f"**{problem}** at {size}: derivative / function time = {parts}.")
+    return out
+
+
+def memory_findings(records) -> list:
+    """Sentences: peak memory along depth and n per engine, for groups where some
+    engine rises above the measurement's resolution (smaller values print as "<")."""
+    from bench.memory import RESOLUTION_BYTES
+
+    def fmt(y):
+        return f"< {fmt_bytes(RESOLUTION_BYTES)}" if (y or 0) < RESOLUTION_BYTES else fmt_bytes(y)
+
+    out = []
+    for knob in ("depth", "n", "m"):
+        groups = defaultdict(list)
+        for (problem, label, engine, fixed), pts in \
+                analysis.series(records, knob, "peak_mem_bytes").items():
+            groups[(problem, label, fixed)].append((engine, pts))
+        for (problem, label, fixed), items in groups.items():
+            if all((y or 0) < RESOLUTION_BYTES for _, pts in items for _, y in pts):
+                continue      # all within the counters' noise: nothing to say
+            xs = sorted({x for _, pts in items for x, _ in pts})
+            parts = [f"{engine} {' → '.join(fmt(y) for _, y in pts)}" for engine, pts in items]
+            name = problem + (f" [{label}]" if label else "")
+            out.append(f"**{name}** ({_fixed_text(dict(fixed))}), peak memory over baseline "
+                       f"at {knob} = {', '.join(map(str, xs))}: " + "; ".join(parts) + ".")
+    return out
+
+
+def correctness_findings(records) -> list:
+    failed = [r for r in records if r.get("error")]
+    wrong = [r for r in records if not r.get("error") and r.get("ok") is False]
+    unchecked = [r for r in records if not r.get("error") and r.get("ok") is None]
+    good = len(records) - len(failed) - len(wrong) - len(unchecked)
+    out = [f"{good} of {len(records)} records agree with their reference engine within "
+           "tolerance."]
+    for r in wrong:
+        out.append(f"- **WRONG**: {r['problem']} {analysis.variant(r)} n={r['n']} m={r['m']}"
+                   f" depth={r['depth']}: max_rel_error {fmt_num(r.get('max_rel_error'))} "
+                   f"> {r.get('tolerance')} against {r.get('reference')}.")
+    for r in failed:
+        out.append(f"- **FAILED**: {r['problem']} {analysis.variant(r)} n={r['n']} "
+                   f"m={r['m']} depth={r['depth']}: {r['error']}")
+    for r in unchecked:
+        out.append(f"- unchecked (no reference engine available): {r['problem']} "
+                   f"{analysis.variant(r)} n={r['n']}")
+    return out
+
+
+# ---------------------------------------------------------------- tables
+
+
+def records_table(records) -> list:
+    head = ("| n | m | depth | engine | median | min | spread | first call | f time | "
+            "deriv/f | peak mem | engine sizes | rel. error | ok |")
+    lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
+    for r in sorted(records, key=lambda r: (json.dumps(r.get("params"), sort_keys=True),
+                                            r["depth"] or 0, r["m"], r["n"],
+                                            analysis.variant(r))):
+        sizes = ", ".join(f"{k} {fmt_bytes(v) if k.endswith('bytes') else v}"
+                          for k, v in (r.get("engine_sizes") or {}).items())
+        ok = "**FAILED**" if r.get("error") else {True: "yes", False: "**NO**",
+                                                   None: "unchecked"}[r.get("ok")]
+        lines.append(
+            f"| {r['n']} | {r['m']} | {r['depth'] if r['depth'] is not None else '–'} | "
+            f"{analysis.variant(r)} | {fmt_time(r.get('time_median_s'))} | "
+            f"{fmt_time(r.get('time_min_s'))} | {fmt_num(r.get('time_spread'), 2)} | "
+            f"{fmt_time(r.get('first_call_s'))} | {fmt_time(r.get('fun_time_median_s'))} | "
+            f"{fmt_num(r.get('grad_fun_ratio'))} | {fmt_bytes(r.get('peak_mem_bytes'))} | "
+            f"{sizes or '–'} | {fmt_num(r.get('max_rel_error'), 2)} | {ok} |")
+    return lines
+
+
+def slopes_table(records) -> list:
+    lines = ["| problem | engine | along | fixed | points | range | slope (all) | "
+             "slope (upper half) |", "|---|---|---|---|---|---|---|---|"]
+    for knob in ("n", "m", "depth"):
+        for row in analysis.slopes(records, knob):
+            lines.append(f"| {row['problem']} | {row['variant']} | {knob} | "
+                         f"{_fixed_text(row['fixed'])} | {row['points']} | "
+                         f"{row['x_range'][0]}–{row['x_range'][1]} | "
+                         f"{fmt_num(row['slope'], 2)} | {fmt_num(row['slope_upper'], 2)} |")
+    return lines
+
+
+# ---------------------------------------------------------------- document
+
+
+_METHOD = """\
+- **Time**: the first call (building the derivative function: tracing, recording,
+  compiling) is timed alone as *first call*.  Then the repeat count doubles until one
+  batch lasts ≥ {min_sample} s; up to {samples} such batches are timed and the per-call
+  *median*, *min* and *spread* ((max − min) / median) reported.  *f time* is the same
+  measurement of the plain function; *deriv/f* = median derivative time / median f time.
+- **Memory**: each record's derivative runs again in a fresh Python process: after a
+  warm-up call the kernel's resident high-water mark is reset (`/proc/self/clear_refs`)
+  and read as the baseline; *peak mem* is the high-water mark after one more call
+  minus that baseline.  It counts every allocation (NumPy, numba, BLAS) — not only
+  Python's.  glibc's malloc runs with a fixed mmap threshold so freed blocks are
+  returned to the system and not silently reused.
+- **Correctness**: each record's derivative is compared with a reference engine's on
+  the same input (forward ↔ reverse, fd → reverse): normwise relative error
+  max|J − J_ref| / max|J_ref|; tolerance {exact_tol:g} between AD engines and
+  {approx_tol:g} when finite differences are involved.
+- Times are from one run on a shared machine; compare ratios within this report,
+  not absolute numbers across machines."""
+
+
+def write_report(headers, records, outdir, name, results_path) -> str:
+    """Write ``<outdir>/<name>.md`` and its PNGs; return the Markdown path."""
+    from bench.engines import APPROX_TOL, EXACT_TOL
+
+    os.makedirs(outdir, exist_ok=True)
+    drawn = plots.make_all(records, outdir, name)
+    h = headers[-1]
+    lines = [f"# fwdrev benchmark report: {name}", "",
+             f"Generated by `fwdrev report` from `{os.path.basename(results_path)}` "
+             f"({len(records)} records).", "",
+             "| | |", "|---|---|",
+             f"| command | `{argv_string(h.get('argv') or [])}` |",
+             f"| machine | {h.get('processor') or h.get('machine')}, "
+             f"{h.get('cpu_count')} CPUs, {h.get('platform')} |",
+             f"| versions | Python {h.get('python')}, NumPy {h.get('numpy')}, "
+             f"numba {h.get('numba')}, fwdrev {h.get('fwdrev')} |",
+             f"| started | {h.get('started')} |", ""]
+    if len(headers) > 1:
+        lines += [f"The file holds {len(headers)} run segments (resumed); the header "
+                  "above is the last one.", ""]
+    lines += ["## Findings", "", "### Forward vs reverse", ""]
+    lines += ratio_findings(records) or ["No point was measured by both forward and reverse."]
+    lines += ["", "### Growth (fitted log-log slopes)", ""]
+    lines += [f"- {s}" for s in slope_findings(records)] or ["No series with ≥ 2 sizes."]
+    sweeps = settings_findings(records)
+    if sweeps:
+        lines += ["", "### Engine settings", ""] + [f"- {s}" for s in sweeps]
+    lines += ["", "### Cheap-gradient ratio", ""]
+    lines += [f"- {s}" for s in grad_findings(records)] or ["No data."]
+    mem = memory_findings(records)
+    if mem:
+        lines += ["", "### Memory", ""] + [f"- {s}" for s in mem]
+    lines += ["", "### Correctness", ""] + correctness_findings(records)
+    lines += ["", "## Plots", ""]
+    for kind, problem, label, path in drawn:
+        title = (f"{problem}{f' [{label}]' if label else ''}: {kind}" if problem else kind)
+        lines += [f"### {title}", "", f"![{title}]({os.path.basename(path)})", ""]
+    lines += ["## Slopes", ""] + slopes_table(records) + [""]
+    lines += ["## Records", ""]
+    for problem in dict.fromkeys(r["problem"] for r in records):
+        lines += [f"### {problem}", ""] + records_table(
+            [r for r in records if r["problem"] == problem]) + [""]
+    timing = h.get("timing") or {}
+    lines += ["## Method", "", _METHOD.format(
+        min_sample=timing.get("min_sample_s", "?"), samples=timing.get("samples", "?"),
+        exact_tol=EXACT_TOL, approx_tol=APPROX_TOL), ""]
+    path = os.path.join(outdir, f"{name}.md")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    return path

@@ -1,0 +1,77 @@
+"""Named sweeps: what ``fwdrev run`` measures when no ``--problem`` is given.
+
+A suite is a list of :class:`Entry` objects; each entry is exactly what one
+``fwdrev run --problem ... --engine ... --n ...`` command would plan.  ``default``
+answers the lecture's questions in a few minutes on 2 cores; ``smoke`` is a tiny grid
+that CI runs through the test suite so the harness never rots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench import sweep
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One block of a suite: the arguments of :func:`bench.sweep.plan`."""
+
+    problems: tuple
+    engines: tuple
+    n: list | None = None
+    m: list | None = None
+    depth: list | None = None
+    params: dict = field(default_factory=dict)
+    chunk: list | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    summary: str
+    entries: tuple
+
+    def plan(self, seed=0) -> list:
+        """All jobs of the suite (engines are filtered by the caller)."""
+        jobs = []
+        for e in self.entries:
+            jobs += sweep.plan(e.problems, e.engines, n=e.n, m=e.m, depth=e.depth,
+                               params=e.params, chunk=e.chunk, seed=seed)
+        return jobs
+
+
+SUITES = {
+    "default": Suite(
+        name="default",
+        summary="forward vs reverse over the tanh-net (n, m) grid, gradients of the "
+                "scalar problems, depth studies, the lecture's examples (~4 min)",
+        entries=(
+            # The point of the tool: the (n, m) grid.
+            Entry(("tanh-net",), ("forward", "reverse"),
+                  n=[1, 4, 16, 64, 256], m=[1, 4, 16, 64, 256]),
+            # Gradients R^n -> R: forward ~ n passes, reverse one sweep; fd as a check.
+            Entry(("rosenbrock", "logreg"), ("forward", "reverse", "fd"), n=[4, 16, 64, 256]),
+            Entry(("mlp-loss",), ("forward", "reverse", "fd"), n=[2, 8, 32]),
+            # Depth: forward's memory stays flat, reverse's tape grows with T.
+            Entry(("logistic-map",), ("forward", "reverse"), depth=[10, 100, 1000, 10000]),
+            # The lecture's "how to multiply": scalar read-out of a chain of layers.
+            Entry(("layer-chain",), ("forward", "reverse"), n=[4, 16, 64], depth=[4, 16]),
+            # Forward chunk sweep: tangent directions per pass.
+            Entry(("tanh-net",), ("forward",), n=[256], m=[16], chunk=[1, 4, 16, 64]),
+            Entry(("lecture", "homework"), ("forward", "reverse", "fd")),
+        ),
+    ),
+    "smoke": Suite(
+        name="smoke",
+        summary="a tiny grid of every problem and engine (seconds; used by the tests)",
+        entries=(
+            Entry(("tanh-net",), ("forward", "reverse", "fd"), n=[1, 3], m=[1, 2]),
+            Entry(("rosenbrock", "logreg", "mlp-loss"), ("forward", "reverse", "fd"),
+                  n=[2, 4]),
+            Entry(("logistic-map",), ("forward", "reverse", "fd"), depth=[2, 8]),
+            Entry(("layer-chain",), ("forward", "reverse", "fd"), n=[2, 3], depth=[2]),
+            Entry(("lecture", "homework"), ("forward", "reverse", "fd")),
+        ),
+    ),
+}
