@@ -180,7 +180,9 @@ def _writable_dir(path) -> str:
         if parent == probe:
             break
         probe = parent
-    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+    from bench.records import writable
+
+    if not os.path.isdir(probe) or not writable(os.path.join(probe, ".fwdrev-probe")):
         raise UsageError(f"cannot write to directory {path}")
     return path
 
@@ -272,7 +274,7 @@ def cmd_plot(args, argv) -> int:
     os.makedirs(outdir, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.results))[0]
     drawn = plots.make_all(records.latest(results), outdir, stem)
-    for _, _, path in drawn:
+    for *_, path in drawn:
         print(path)
     if not drawn:
         print("fwdrev: no plot: the results have no series with two or more sizes",
@@ -325,7 +327,10 @@ def main(argv=None) -> int:
     """Entry point of the ``fwdrev`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:        # --help (0) or an argparse error (2, one line)
+        return exc.code
     command = {"run": cmd_run, "plot": cmd_plot, "report": cmd_report, "list": cmd_list}
     try:
         return command[args.command](args, ["fwdrev", *argv])

@@ -1,8 +1,9 @@
 """Peak memory of a computation, counting every allocation, in a fresh subprocess.
 
 Why a subprocess and the kernel's counters: ``tracemalloc`` sees only allocations
-made through Python's allocator and misses numba's NRT, BLAS workspaces and any C
-extension's ``malloc``.  The kernel's resident-set high-water mark (``VmHWM`` in
+routed through Python's allocator.  numba 0.68's NRT happens to route there, but
+BLAS workspaces, a C extension's plain ``malloc`` (see :func:`malloc_probe`) and other
+native allocators do not.  The kernel's resident-set high-water mark (``VmHWM`` in
 ``/proc/self/status``) counts all of them.  It is a per-process maximum, so each
 measurement runs in its own process.
 
@@ -163,6 +164,22 @@ def numba_probe(nbytes):
 
     kernel(1)            # compile now, with a tiny size
     return lambda: kernel(count)
+
+
+def malloc_probe(nbytes):
+    """Factory for the self-check: a thunk that ``malloc``s ``nbytes`` in C (libc,
+    bypassing Python's allocator and tracemalloc), touches every page, frees it."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+
+    def thunk():
+        ptr = libc.malloc(nbytes)
+        ctypes.memset(ptr, 1, nbytes)
+        libc.free(ptr)
+
+    return thunk
 
 
 if __name__ == "__main__":

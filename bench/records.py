@@ -135,7 +135,7 @@ def check_output(path, *, resume=False, overwrite=False) -> set:
         raise UsageError(f"output {path} is a directory")
     if not os.path.isdir(parent):
         raise UsageError(f"output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+    if not writable(path):
         raise UsageError(f"output {path} is not writable")
     if os.path.exists(path) and os.path.getsize(path) > 0:
         if resume:
@@ -145,6 +145,24 @@ def check_output(path, *, resume=False, overwrite=False) -> set:
             raise UsageError(f"{path} already holds results; pass --resume to complete it "
                              "or --overwrite to replace it")
     return set()
+
+
+def writable(path) -> bool:
+    """Whether ``path`` can be appended to (or created), tested by trying: permission
+    bits say little for root or on special file systems.  Leaves nothing behind; an
+    existing file is opened for append and closed unchanged."""
+    import tempfile
+
+    try:
+        if os.path.exists(path):
+            with open(path, "a", encoding="utf-8"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix=".fwdrev-probe-"):
+                pass
+    except OSError:
+        return False
+    return True
 
 
 class Writer:

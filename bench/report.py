@@ -34,6 +34,11 @@ def fmt_bytes(b):
     return f"{b} B"
 
 
+def _exp(x):
+    """A fitted exponent with 2 decimals, never "-0.00"."""
+    return f"{round(x, 2) + 0.0:.2f}"
+
+
 def fmt_num(x, digits=3):
     return "–" if x is None else f"{x:.{digits}g}"
 
@@ -128,7 +133,7 @@ def slope_findings(records) -> list:
                 by[(row["problem"], row["variant"])].setdefault(knob, []).append(
                     row["slope_upper"])
     for (problem, var), knobs in by.items():
-        parts = [f"{knob}^{statistics.median(vals):.2f}" for knob, vals in knobs.items()]
+        parts = [f"{knob}^{_exp(statistics.median(vals))}" for knob, vals in knobs.items()]
         out.append(f"**{problem} / {var}**: time grows like " + ", ".join(parts)
                    + " (median over series of the upper-half fit).")
     return out

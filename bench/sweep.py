@@ -88,7 +88,7 @@ def plan(problems, engines, *, n=None, m=None, depth=None, params=None, chunk=No
     for knob, values in (("n", n), ("m", m), ("depth", depth)):
         if values is not None and not any(knob in p.knobs for p in probs):
             raise UsageError(f"--{knob} given, but none of the selected problems "
-                             f"({', '.join(problems)}) has an {knob!r} knob")
+                             f"({', '.join(problems)}) has a {knob!r} knob")
     for key in params:
         if not any(key in p.params for p in probs):
             raise UsageError(f"--param {key}=... given, but none of the selected problems "

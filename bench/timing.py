@@ -38,7 +38,7 @@ class Timing:
 
 #: Upper bound on the repeat count, so a function that is (or whose fake clock is)
 #: too fast to time still terminates.
-MAX_NUMBER = 1 << 22
+MAX_NUMBER = 1 << 20
 
 
 def _batch(fn, number, clock):
