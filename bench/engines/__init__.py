@@ -33,7 +33,8 @@ The interface (subclass :class:`Engine`, override what you need):
     refused before anything runs.
 
 Adding an engine: write ``bench/engines/<module>.py`` defining ``ENGINE = MyEngine()``
-and add ``<module>`` to ``_MODULES``.
+(or ``ENGINES = (...)`` for a family of adapters, e.g. one library's modes) and add
+``<module>`` to ``_MODULES``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ import numpy as np
 from bench.errors import UsageError
 
 #: Modules under bench/engines that each define ``ENGINE``.
-_MODULES = ("forward", "reverse", "fd")
+_MODULES = ("forward", "reverse", "fd",
+            # Peers (optional libraries; skipped with one line when not installed).
+            "jax_engines", "torch_engines", "autograd_engines")
 
 #: Tolerances on the normwise relative error (see :func:`max_rel_error`) when an
 #: engine is checked against its reference.  AD engines must agree to rounding;
@@ -133,8 +136,12 @@ def max_rel_error(result, reference) -> float:
 
 
 def _load() -> dict:
-    return {e.name: e for e in
-            (importlib.import_module(f"{__name__}.{mod}").ENGINE for mod in _MODULES)}
+    found = {}
+    for mod in _MODULES:
+        module = importlib.import_module(f"{__name__}.{mod}")
+        for e in getattr(module, "ENGINES", None) or (module.ENGINE,):
+            found[e.name] = e
+    return found
 
 
 #: name -> Engine, in listing order.
