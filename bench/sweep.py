@@ -176,12 +176,24 @@ class _Point:
         self.fun = time_call(lambda: inst.f(inst.x), min_sample_s=options.min_sample_s,
                              samples=options.samples, max_time_s=options.max_time_s)
         self.derivatives = {}     # engine name -> first result computed at this point
+        self.by_namespace = {}    # array namespace name -> instance (peers: jax.numpy ...)
+
+    def instance_for(self, eng):
+        """The instance evaluated with ``eng.namespace()`` (same seed: same data and x)."""
+        xp = eng.namespace()
+        if xp is np:
+            return self.instance
+        key = getattr(xp, "__name__", repr(xp))
+        if key not in self.by_namespace:
+            self.by_namespace[key] = self.prob.instantiate(self.size, seed=self.seed, xp=xp)
+        return self.by_namespace[key]
 
     def derivative(self, name):
         """This point's derivative by engine ``name`` (default settings), computed once."""
         if name not in self.derivatives:
             eng = engine_registry.get(name)
-            d = eng.build(self.instance.f, self.instance.x, self.prob.scalar, eng.resolve({}))
+            d = eng.build(self.instance_for(eng).f, self.instance.x, self.prob.scalar,
+                          eng.resolve({}))
             self.derivatives[name] = d(self.instance.x)
         return self.derivatives[name]
 
@@ -205,8 +217,9 @@ def measure_job(job: Job, point: _Point, options: Options, reference_names) -> d
            "out_size": inst.out_size, "scalar": prob.scalar,
            "engine_version": eng.version(), "error": None, "ok": False}
     try:
+        f = point.instance_for(eng).f     # the problem in the engine's array namespace
         start = time.perf_counter()
-        derivative = eng.build(inst.f, inst.x, prob.scalar, settings)
+        derivative = eng.build(f, inst.x, prob.scalar, settings)
         result = derivative(inst.x)
         rec["first_call_s"] = time.perf_counter() - start
         expected = _expected_shape(prob, job.size)
@@ -215,7 +228,7 @@ def measure_job(job: Job, point: _Point, options: Options, reference_names) -> d
         timing = time_call(lambda: derivative(inst.x), first_call=False,
                            min_sample_s=options.min_sample_s, samples=options.samples,
                            max_time_s=options.max_time_s)
-        rec["engine_sizes"] = eng.sizes(inst.f, inst.x, prob.scalar, settings)
+        rec["engine_sizes"] = eng.sizes(f, inst.x, prob.scalar, settings)
     except Exception as exc:          # noqa: BLE001 -- an engine failure is a result
         rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return rec
