@@ -43,6 +43,10 @@ _MODULES = (
     "layer_chain",
     "lecture",
     "homework",
+    # ADBench's problems (Srajer, Kukelova, Fitzgibbon 2018), sized by --param.
+    "gmm",
+    "ba",
+    "lstm",
 )
 
 
@@ -151,14 +155,22 @@ class Problem:
         if x.shape != (self.in_size(size),):
             raise AssertionError(f"{self.name}: input shape {x.shape} != ({self.in_size(size)},)")
         if xp is not np:
-            data = {k: (xp.asarray(v) if isinstance(v, np.ndarray) else v)
-                    for k, v in data.items()}
+            data = {k: _convert(v, xp) for k, v in data.items()}
         fn = self.fn
 
         def f(x_):
             return fn(x_, data, xp)
 
         return Instance(problem=self, size=size, f=f, x=x, data=data)
+
+
+def _convert(value, xp):
+    """NumPy arrays (also inside lists and tuples) as ``xp`` arrays; the rest as is."""
+    if isinstance(value, np.ndarray):
+        return xp.asarray(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_convert(v, xp) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
