@@ -133,22 +133,33 @@ def ratio_grid(points, problem, label=""):
     return ns, ms, grid
 
 
-def crossover(xs, ratios) -> float | None:
-    """Where ``ratio`` crosses 1 along ``xs`` (log-log interpolation), first crossing.
+def crossings(xs, ratios) -> list:
+    """Every x where ``ratio`` crosses 1 along ``xs`` (log-log interpolation), in order.
 
-    ``None`` if it never does.  A ratio exactly 1 at a point returns that point.
+    A ratio exactly 1 at a point counts as a crossing there.  Noise near ratio 1 can
+    give several; callers should say so rather than pick one.
     """
     pts = [(x, r) for x, r in zip(xs, ratios) if r is not None and r > 0 and np.isfinite(r)]
-    for (x0, r0), (x1, r1) in zip(pts, pts[1:]):
-        l0, l1 = math.log(r0), math.log(r1)
+    out = []
+    for i, (x0, r0) in enumerate(pts):
+        l0 = math.log(r0)
         if l0 == 0:
-            return float(x0)
-        if l0 * l1 < 0:
-            t = l0 / (l0 - l1)
-            return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
-    if pts and math.log(pts[-1][1]) == 0:
-        return float(pts[-1][0])
-    return None
+            out.append(float(x0))
+            continue
+        if i + 1 < len(pts):
+            x1, r1 = pts[i + 1]
+            l1 = math.log(r1)
+            if l0 * l1 < 0:
+                t = l0 / (l0 - l1)
+                out.append(float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0)))))
+    return out
+
+
+def crossover(xs, ratios) -> float | None:
+    """The last crossing of ratio 1 (see :func:`crossings`): beyond it one mode wins
+    at every measured size.  ``None`` if the ratio never crosses 1."""
+    found = crossings(xs, ratios)
+    return found[-1] if found else None
 
 
 def grad_ratios(records) -> list:

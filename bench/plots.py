@@ -53,7 +53,12 @@ def _pick(items):
     return [items[i] for i in idx]
 
 
-def _line_plot(groups, knob, ylabel, title, path, slope=True, extra=None):
+def _line_plot(groups, knob, ylabel, title, path, slope=True, extra=None, floor=None):
+    """Log-log lines, one per (variant, fixed knobs); colour = variant, style = fixed.
+
+    ``floor``: values below it are drawn *at* it with hollow markers (a measurement
+    resolution), so a flat series below the floor stays visible as such.
+    """
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colors = _colors({var for var, _ in groups})
     by_var = {}
@@ -63,7 +68,17 @@ def _line_plot(groups, knob, ylabel, title, path, slope=True, extra=None):
         for i, (fixed, pts) in enumerate(_pick(sorted(by_var[var], key=lambda t: str(t[0])))):
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             label = f"{var} {_fixed_label(fixed)}".strip()
-            if slope:
+            if floor is not None:
+                low = [(x, floor) for x, y in pts if (y or 0) < floor]
+                ys = [max(y or 0, floor) for y in ys]
+                if low:
+                    ax.plot([p[0] for p in low], [p[1] for p in low], _MARKERS[i % 4],
+                            markerfacecolor="white", color=colors[var], zorder=3)
+            if slope and floor is not None:
+                above = [(x, y) for x, y in pts if (y or 0) >= floor]
+                s = analysis.fit_slope([p[0] for p in above], [p[1] for p in above])
+                label += f"  (slope {s:.2f} above resolution)" if s is not None else ""
+            elif slope:
                 s = analysis.fit_slope(xs, ys)
                 s_up = analysis.fit_slope(*analysis.upper_half(xs, ys))
                 if s is not None and len(xs) > 2:
@@ -109,18 +124,20 @@ def plot_time(records, knob, problem, path, label=""):
 
 
 def plot_memory(records, knob, problem, path, label=""):
-    """Log-log peak memory (and tape bytes) vs ``knob`` for ``problem``.
+    """Log-log peak memory (and engine-reported tape bytes) vs ``knob`` for ``problem``.
 
     Peaks below :data:`bench.memory.RESOLUTION_BYTES` are within the noise of the
-    kernel's counters: they are omitted, and a line marks that floor.
+    kernel's counters: they are drawn on the resolution line as hollow markers.
+    Nothing is drawn if every peak is below it.
     """
     from bench.memory import RESOLUTION_BYTES
 
     groups = {}
     for (prob, lab, eng, fixed), pts in analysis.series(records, knob, "peak_mem_bytes").items():
-        pts = [(x, y) for x, y in pts if y and y >= RESOLUTION_BYTES]
-        if prob == problem and lab == label and len(pts) >= 2:
+        if prob == problem and lab == label:
             groups[(_var(eng, lab), fixed)] = pts
+    if not any((y or 0) >= RESOLUTION_BYTES for pts in groups.values() for _, y in pts):
+        return False
     tapes = defaultdict(dict)
     for r in analysis.usable(records):
         nbytes = (r.get("engine_sizes") or {}).get("tape_bytes")
@@ -128,22 +145,19 @@ def plot_memory(records, knob, problem, path, label=""):
             fixed = " ".join(f"{k}={r[k]}" for k in ("n", "m", "depth")
                              if k != knob and r[k] is not None)
             tapes[(analysis.variant(r), fixed)][r[knob]] = nbytes
-    if not groups:
-        return False
 
     def draw_extras(ax):
-        for i, ((var, fixed), pts) in enumerate(sorted(tapes.items())[:_MAX_LINES]):
+        for i, ((var, fixed), pts) in enumerate(_pick(sorted(tapes.items()))):
             xs = sorted(x for x in pts if x is not None)
             if len(xs) >= 2:
                 ax.plot(xs, [pts[x] for x in xs], color="grey", linestyle=_STYLES[i % 4],
                         linewidth=1, label=f"{var} {fixed}: tape bytes (engine-reported)")
-        ax.axhline(RESOLUTION_BYTES, color="lightgrey", linewidth=1)
-        ax.text(ax.get_xlim()[0], RESOLUTION_BYTES, " measurement resolution",
-                fontsize=7, color="grey", va="bottom")
+        ax.axhline(RESOLUTION_BYTES, color="lightgrey", linewidth=3, zorder=0,
+                   label=f"resolution ({RESOLUTION_BYTES // 1024} KiB): hollow = at or below")
 
     _line_plot(groups, knob, "peak memory over baseline [bytes]",
-               f"{_title(problem, label)}: peak memory vs {knob} (log-log)\n"
-               "peaks below the resolution line omitted", path, extra=draw_extras)
+               f"{_title(problem, label)}: peak memory vs {knob} (log-log)",
+               path, extra=draw_extras, floor=RESOLUTION_BYTES)
     return True
 
 
@@ -191,23 +205,24 @@ def plot_ratio(points, problem, path, label="", a="forward", b="reverse"):
 
 
 def plot_grad_ratio(records, path):
-    """Grouped bars: derivative time / function time per problem and variant."""
-    rows = analysis.grad_ratios(records)
+    """Grouped bars: derivative time / function time per problem, engines at their
+    default settings (settings sweeps would crowd it; they are in the report)."""
+    rows = [r for r in analysis.grad_ratios(records) if "[" not in r["variant"]]
     if not rows:
         return False
     problems = list(dict.fromkeys(r["problem"] for r in rows))
-    variants = sorted({r["variant"] for r in rows})
-    colors = _colors(variants)
-    width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(max(7.5, 1.3 * len(problems)), 5))
-    for k, var in enumerate(variants):
-        labelled = False
-        for i, prob in enumerate(problems):
-            row = next((r for r in rows if r["problem"] == prob and r["variant"] == var), None)
-            if row:
-                ax.bar(i + (k - (len(variants) - 1) / 2) * width, row["ratio"], width,
-                       color=colors[var], label=None if labelled else var)
-                labelled = True
+    colors = _colors({r["variant"] for r in rows})
+    most = max(sum(r["problem"] == p for r in rows) for p in problems)
+    width = 0.8 / most
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.2 * len(problems)), 5))
+    labelled = set()
+    for i, prob in enumerate(problems):
+        here = sorted((r for r in rows if r["problem"] == prob), key=lambda r: r["variant"])
+        for k, row in enumerate(here):
+            var = row["variant"]
+            ax.bar(i + (k - (len(here) - 1) / 2) * width, row["ratio"], width,
+                   color=colors[var], label=None if var in labelled else var)
+            labelled.add(var)
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", linewidth=0.8)
     labels = []
@@ -216,7 +231,7 @@ def plot_grad_ratio(records, path):
         labels.append(f"{prob}\nn={row['n']}" + (f" m={row['m']}" if row["m"] != 1 else ""))
     ax.set_xticks(range(len(problems)), labels, fontsize=8)
     ax.set_ylabel("derivative time / function time")
-    ax.set_title("Cheap-gradient ratio at each problem's largest measured input")
+    ax.set_title("Cheap-gradient ratio at each problem's largest measured input (m = 1 there)")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -101,12 +101,18 @@ def _crossover_sentences(pts, a, b):
             continue
         where = f"m = {m}" + (f", depth = {depth}" if depth is not None else "")
         xs, rs = [p["n"] for p in row], [p["ratio"] for p in row]
-        cx = analysis.crossover(xs, rs)
-        if cx is not None:
-            below = a if rs[0] < 1 else b
-            above = b if below == a else a
-            out.append(f"  - at {where}: the modes cross near n ≈ {cx:.3g} "
-                       f"({below} faster below, {above} above).")
+        found = analysis.crossings(xs, rs)
+        if found:
+            cx = found[-1]
+            above = a if rs[-1] < 1 else b
+            below = b if above == a else a
+            if len(found) == 1:
+                out.append(f"  - at {where}: the modes cross near n ≈ {cx:.3g} "
+                           f"({below} faster below, {above} above).")
+            else:
+                out.append(f"  - at {where}: the ratio crosses 1 at n ≈ "
+                           f"{', '.join(f'{c:.3g}' for c in found)}: the modes are within "
+                           f"noise of each other below n ≈ {cx:.3g}; {above} is faster above.")
             cross_vs_m.append((m, cx))
         elif all(r > 1 for r in rs):
             out.append(f"  - at {where}: {b} is faster at every n from {xs[0]} to {xs[-1]} "
@@ -168,20 +174,30 @@ def grad_findings(records) -> list:
 
 
 def memory_findings(records) -> list:
-    """Sentences: peak memory along depth and n per engine, for groups where some
-    engine rises above the measurement's resolution (smaller values print as "<")."""
+    """Sentences: peak memory along depth, n and m per engine.
+
+    One sentence per problem, settings and knob: the series at the largest values of
+    the other knobs (where memory is largest), if any engine rises above the
+    measurement's resolution (smaller values print as "<").  Then, where reverse mode
+    reports its tape, how the measured peak compares with the tape's value bytes.
+    """
     from bench.memory import RESOLUTION_BYTES
 
     def fmt(y):
         return f"< {fmt_bytes(RESOLUTION_BYTES)}" if (y or 0) < RESOLUTION_BYTES else fmt_bytes(y)
 
+    def size_rank(fixed):
+        return tuple((v or 0) if k != "params" else 0 for k, v in fixed)
+
     out = []
     for knob in ("depth", "n", "m"):
-        groups = defaultdict(list)
+        groups = defaultdict(lambda: defaultdict(list))
         for (problem, label, engine, fixed), pts in \
                 analysis.series(records, knob, "peak_mem_bytes").items():
-            groups[(problem, label, fixed)].append((engine, pts))
-        for (problem, label, fixed), items in groups.items():
+            groups[(problem, label)][fixed].append((engine, pts))
+        for (problem, label), by_fixed in groups.items():
+            fixed = max(by_fixed, key=size_rank)
+            items = by_fixed[fixed]
             if all((y or 0) < RESOLUTION_BYTES for _, pts in items for _, y in pts):
                 continue      # all within the counters' noise: nothing to say
             xs = sorted({x for _, pts in items for x, _ in pts})
@@ -189,6 +205,19 @@ def memory_findings(records) -> list:
             name = problem + (f" [{label}]" if label else "")
             out.append(f"**{name}** ({_fixed_text(dict(fixed))}), peak memory over baseline "
                        f"at {knob} = {', '.join(map(str, xs))}: " + "; ".join(parts) + ".")
+    # Measured peak against the tape's own account of the values it holds.
+    tape_recs = [r for r in analysis.usable(records)
+                 if (r.get("engine_sizes") or {}).get("tape_bytes")
+                 and (r.get("peak_mem_bytes") or 0) >= 4 * RESOLUTION_BYTES]
+    for problem in dict.fromkeys(r["problem"] for r in tape_recs):
+        r = max((t for t in tape_recs if t["problem"] == problem),
+                key=lambda t: t["peak_mem_bytes"])
+        tape = r["engine_sizes"]["tape_bytes"]
+        where = " ".join(f"{k}={r[k]}" for k in ("n", "m", "depth") if r[k] is not None)
+        out.append(f"**{problem}** {analysis.variant(r)} at {where}: measured peak "
+                   f"{fmt_bytes(r['peak_mem_bytes'])} is {r['peak_mem_bytes'] / tape:.3g}× "
+                   f"the {fmt_bytes(tape)} of values the tape reports holding "
+                   f"({r['engine_sizes'].get('tape_len')} recorded ops).")
     return out
 
 

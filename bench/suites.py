@@ -44,21 +44,30 @@ class Suite:
 SUITES = {
     "default": Suite(
         name="default",
-        summary="forward vs reverse over the tanh-net (n, m) grid, gradients of the "
-                "scalar problems, depth studies, the lecture's examples (~4 min)",
+        summary="forward vs reverse over the tanh-net (n, m) grid (default chunking and "
+                "one direction per pass), gradients of the scalar problems, depth "
+                "studies, a chunk sweep, the lecture's examples (~4 min on 2 cores)",
         entries=(
-            # The point of the tool: the (n, m) grid.
+            # The point of the tool: the (n, m) grid, with the engines' default chunking
+            # (up to 64 directions per pass, vectorised) ...
             Entry(("tanh-net",), ("forward", "reverse"),
-                  n=[1, 4, 16, 64, 256], m=[1, 4, 16, 64, 256]),
-            # Gradients R^n -> R: forward ~ n passes, reverse one sweep; fd as a check.
-            Entry(("rosenbrock", "logreg"), ("forward", "reverse", "fd"), n=[4, 16, 64, 256]),
-            Entry(("mlp-loss",), ("forward", "reverse", "fd"), n=[2, 8, 32]),
+                  n=[1, 4, 16, 64, 256, 1024], m=[1, 4, 16, 64, 256, 1024]),
+            # ... and with one direction per pass: the textbook cost model, forward ~ n
+            # passes, reverse ~ m sweeps, crossover at n = m.
+            Entry(("tanh-net",), ("forward", "reverse"),
+                  n=[1, 4, 16, 64, 256], m=[1, 4, 16, 64, 256], chunk=[1]),
+            # Gradients R^n -> R: forward needs n directions, reverse one sweep; fd too.
+            Entry(("rosenbrock", "logreg"), ("forward", "reverse", "fd"),
+                  n=[4, 16, 64, 256, 1024]),
+            Entry(("mlp-loss",), ("forward", "reverse", "fd"), n=[2, 8, 32, 128]),
             # Depth: forward's memory stays flat, reverse's tape grows with T.
-            Entry(("logistic-map",), ("forward", "reverse"), depth=[10, 100, 1000, 10000]),
+            Entry(("logistic-map",), ("forward", "reverse"),
+                  depth=[10, 100, 1000, 10000, 100000]),
             # The lecture's "how to multiply": scalar read-out of a chain of layers.
-            Entry(("layer-chain",), ("forward", "reverse"), n=[4, 16, 64], depth=[4, 16]),
+            Entry(("layer-chain",), ("forward", "reverse"), n=[4, 16, 64, 256], depth=[4, 16]),
             # Forward chunk sweep: tangent directions per pass.
-            Entry(("tanh-net",), ("forward",), n=[256], m=[16], chunk=[1, 4, 16, 64]),
+            Entry(("tanh-net",), ("forward",), n=[1024], m=[1],
+                  chunk=[1, 4, 16, 64, 256, 1024]),
             Entry(("lecture", "homework"), ("forward", "reverse", "fd")),
         ),
     ),
