@@ -1,0 +1,556 @@
+"""The registry's elementwise rules compiled for numba scalars, and the generator that
+turns them into numba overloads for an AD scalar type.
+
+Both numba engines are generated here from ONE loop over :func:`adcore.registered_ops`:
+dualnum's dual-number type (:mod:`dualnum.numba_dual`) and tapes' recording type
+(:mod:`tapes.numba_tape`). For every elementwise op, every spelling of it in ``@njit``
+code — an operator, ``math.*``, a NumPy ufunc, an ``adcore`` function — gets an overload
+whose value is the op's primal and whose derivative comes from the op's registered
+``partials``, each ``numba.njit``-compiled for scalars (:func:`scalar_rule`). No
+derivative formula is written here or in the engines; only *how* partials are combined
+differs per mode (a :class:`Mode` says it in a line or two of source).
+
+Also here, shared by both modes: the base type :class:`ADScalar` (anything with a float
+``val``), comparisons and other non-differentiable functions on it (they read the value),
+the strong-zero multiply (:func:`emit_strong_lincomb`, the scalar twin of
+:func:`adcore.linear.strong_mul`), and :func:`explain_compile_error`, which turns a numba
+typing error into one that names the unsupported construct.
+
+Importing this module imports numba; nothing in ``adcore/__init__`` does.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+import re
+import threading
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core import errors as nb_errors
+from numba.core.imputils import RefType, impl_ret_borrowed, iternext_impl, lower_builtin
+from numba.extending import models, overload, register_model
+
+from . import nn, registry
+from .errors import UnsupportedOpError
+from .registry import ELEMENTWISE
+
+# ------------------------------------------------------------------------------------
+# The table, in registry order: an op's opcode is its position (used by compiled tapes).
+# ------------------------------------------------------------------------------------
+
+
+def elementwise_ops() -> tuple:
+    """Every registered elementwise op, in registration order."""
+    return tuple(op for op in registry.registered_ops().values() if op.kind == ELEMENTWISE)
+
+
+def _is_real(t) -> bool:
+    return isinstance(t, (types.Number, types.Boolean)) and not isinstance(t, types.Complex)
+
+
+def as_float(r):
+    """``float(r)`` for a scalar or a 0-d array (njit only; see the overload below)."""
+    return float(np.asarray(r))
+
+
+@overload(as_float, inline="always")
+def _as_float_ov(r):
+    if isinstance(r, types.Array) and r.ndim == 0:
+        return lambda r: float(r[()])
+    if _is_real(r):
+        return lambda r: float(r)
+    return None
+
+
+_NJIT = dict(error_model="numpy")  # 1/0 -> inf, like NumPy (partials are inf by design)
+_rule_lock = threading.Lock()
+_rules: dict = {}
+
+
+class ScalarRule:
+    """One op compiled for float64 scalars: ``primal(*x) -> float`` and
+    ``partials[i](out, *x) -> float`` — the registry's own functions under ``numba.njit``."""
+
+    def __init__(self, op):
+        self.op = op
+        self.nargs = op.nargs
+        self.primal = _float_valued(op.primal, op.nargs, first_is_out=False)
+        self.partials = tuple(_float_valued(p, op.nargs, first_is_out=True) for p in op.partials)
+
+
+def _float_valued(fn, nargs, first_is_out):
+    """``numba.njit(fn)`` with its result as a float (partials may return bools or 0-d arrays)."""
+    inner = fn if isinstance(fn, np.ufunc) else numba.njit(fn, **_NJIT)
+    names = (["o"] if first_is_out else []) + ["x%d" % i for i in range(nargs)]
+    src = f"def wrapped({', '.join(names)}):\n    return as_float(inner({', '.join(names)}))\n"
+    scope = {"inner": inner, "as_float": as_float}
+    exec(src, scope)  # noqa: S102 - generated from the op's arity only
+    return numba.njit(scope["wrapped"], inline="always", **_NJIT)
+
+
+def scalar_rule(op) -> ScalarRule:
+    """The njit-compiled scalar rule of an elementwise op (cached per op object)."""
+    key = (op.name, id(op))
+    with _rule_lock:
+        rule = _rules.get(key)
+        if rule is None:
+            rule = _rules[key] = ScalarRule(op)
+    return rule
+
+
+# ------------------------------------------------------------------------------------
+# How each op is spelled in njit code. Spellings only — the formulas stay in the table.
+# ------------------------------------------------------------------------------------
+
+_OPERATORS = {
+    "add": (operator.add, operator.iadd),
+    "subtract": (operator.sub, operator.isub),
+    "multiply": (operator.mul, operator.imul),
+    "divide": (operator.truediv, operator.itruediv),
+    "power": (operator.pow, operator.ipow, builtins.pow),
+    "negative": (operator.neg,),
+    "positive": (operator.pos,),
+    "abs": (builtins.abs,),
+}
+# NumPy name -> math-module name (math.log takes one argument here; log(x, base) is refused)
+_MATH = {"sqrt": "sqrt", "cbrt": "cbrt", "exp": "exp", "exp2": "exp2", "expm1": "expm1",
+         "log": "log", "log2": "log2", "log10": "log10", "log1p": "log1p", "sin": "sin",
+         "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+         "arctan2": "atan2", "hypot": "hypot", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+         "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "abs": "fabs",
+         "power": "pow"}
+
+
+def entry_points(op) -> tuple:
+    """Everything that means ``op`` in njit code: operators, math.*, NumPy, adcore.
+
+    Returns ``((callable, works_on_plain_floats), ...)``; the second flag is True for
+    ``adcore`` functions (``adcore.sigmoid``), which njit code may also call on floats.
+    """
+    found = []
+    if isinstance(op.primal, np.ufunc):
+        found.append(op.primal)
+    for table in (registry._UFUNCS, registry._FUNCTIONS):
+        for entry, (other, _) in table.items():
+            if other is op and entry not in found:
+                found.append(entry)
+    found.extend(e for e in _OPERATORS.get(op.name, ()) if e not in found)
+    name = _MATH.get(op.name)
+    if name and hasattr(math, name):
+        found.append(getattr(math, name))
+    result = [(e, False) for e in found]
+    adcore_fn = getattr(nn, op.name, None)
+    if callable(adcore_fn):
+        result.append((adcore_fn, True))
+    return tuple(result)
+
+
+# ------------------------------------------------------------------------------------
+# The AD scalar base type and the overload generator.
+# ------------------------------------------------------------------------------------
+
+class ADScalar(types.Type):
+    """Base of numba's AD scalar types. Subclasses have a float64 attribute ``val`` and a
+    cast from float (a constant), so ``s = 0.0; s += x[i]`` types as the AD type."""
+
+    what = "AD scalar"
+
+    def unify(self, typingctx, other):
+        if _is_real(other):
+            return self
+        return None
+
+
+class Mode:
+    """What one numba AD type supplies to :func:`generate_overloads`.
+
+    ``scalar``: its :class:`ADScalar` subclass. ``combine(names, active)``: source lines
+    ending in ``return ...`` that build the result from ``o`` (the primal value), ``p<i>``
+    (the registry's partial of input i, for the active inputs) and the arguments
+    ``names``. ``scope``: the globals those lines use. ``check(ad_types, op)``: raise a
+    TypingError if these AD arguments cannot meet (e.g. different partial counts).
+    """
+
+    key = ""
+    scalar = ADScalar
+    scope: dict = {}
+
+    def combine(self, names, active):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check(self, ad_types, op):
+        pass
+
+
+class FwdrevTypingError(nb_errors.TypingError):
+    """A typing error raised by fwdrev's overloads; its message is kept verbatim."""
+
+
+_MARK = "[fwdrev] "
+_generated: set = set()
+_gen_lock = threading.RLock()
+_impls: dict = {}
+
+
+def generate_overloads(mode: Mode):
+    """Register, once per (mode, op), an overload for every entry point of every
+    registered elementwise op. Called again after new ops are registered, it adds theirs."""
+    with _gen_lock:
+        for op in elementwise_ops():
+            key = (mode.key, op.name, id(op))
+            if key in _generated:
+                continue
+            _generated.add(key)
+            for entry, plain_ok in entry_points(op):
+                overload(entry, inline="always")(_typer(op, mode, plain_ok))
+
+
+def _typer(op, mode, plain_ok):
+    def typing(*tys):
+        ad = tuple(isinstance(t, mode.scalar) for t in tys)
+        if not any(ad):
+            if plain_ok and all(_is_real(t) for t in tys):
+                return _impl(op, None, (False,) * len(tys))
+            return None
+        if not all(a or _is_real(t) for a, t in zip(ad, tys)):
+            return None
+        mode.check([t for t, a in zip(tys, ad) if a], op)
+        return _impl(op, mode, ad)
+
+    names = ["x", "y", "z"][: op.nargs]
+    src = f"def typer({', '.join(names)}):\n    return typing({', '.join(names)})\n"
+    scope = {"typing": typing}
+    exec(src, scope)  # noqa: S102 - fixed arity wrapper
+    return scope["typer"]
+
+
+def _impl(op, mode, ad):
+    key = (mode.key if mode else "", op.name, id(op), ad)
+    impl = _impls.get(key)
+    if impl is not None:
+        return impl
+    rule = scalar_rule(op)
+    names = ["x", "y", "z"][: op.nargs]
+    vals = ", ".join(n + "v" for n in names)
+    lines = [f"def impl({', '.join(names)}):"]
+    for n, a in zip(names, ad):
+        lines.append(f"    {n}v = {n}.val" if a else f"    {n}v = float({n})")
+    lines.append(f"    o = primal({vals})")
+    active = [i for i, a in enumerate(ad) if a]
+    for i in active:
+        lines.append(f"    p{i} = partial{i}(o, {vals})")
+    scope = {"primal": rule.primal, "float": float}
+    scope.update({f"partial{i}": p for i, p in enumerate(rule.partials)})
+    if mode is None:
+        lines.append("    return o")
+    else:
+        lines.extend("    " + line for line in mode.combine(names, active))
+        scope.update(mode.scope)
+    exec("\n".join(lines) + "\n", scope)  # noqa: S102 - generated from the registry entry
+    impl = _impls[key] = scope["impl"]
+    return impl
+
+
+class ADArray(types.IterableType):
+    """Base of numba's 1-D arrays of AD values (``for v in x`` yields ``elem_type``)."""
+
+    what = "array of AD values"
+
+    @property
+    def elem_type(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def iterator_type(self):
+        return ADArrayIterType(self)
+
+
+class ADArrayIterType(types.SimpleIteratorType):
+    def __init__(self, arr):
+        self.arr = arr
+        super().__init__(f"iter({arr})", arr.elem_type)
+
+
+@register_model(ADArrayIterType)
+class _ADArrayIterModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, [("arr", fe_type.arr),
+                                        ("index", types.EphemeralPointer(types.intp))])
+
+
+@lower_builtin("getiter", ADArray)
+def _getiter(context, builder, sig, args):
+    it = cgutils.create_struct_proxy(sig.return_type)(context, builder)
+    index = cgutils.alloca_once(builder, context.get_value_type(types.intp))
+    builder.store(context.get_constant(types.intp, 0), index)
+    it.index = index
+    it.arr = args[0]
+    return impl_ret_borrowed(context, builder, sig.return_type, it._getvalue())
+
+
+@lower_builtin("iternext", ADArrayIterType)
+@iternext_impl(RefType.BORROWED)
+def _iternext(context, builder, sig, args, result):
+    ity = sig.args[0]
+    it = cgutils.create_struct_proxy(ity)(context, builder, value=args[0])
+    index = builder.load(it.index)
+    n = context.compile_internal(builder, lambda a: len(a), types.intp(ity.arr), [it.arr])
+    valid = builder.icmp_signed("<", index, n)
+    result.set_valid(valid)
+    with builder.if_then(valid):
+        item = context.compile_internal(builder, lambda a, i: a[i],
+                                        ity.arr.elem_type(ity.arr, types.intp), [it.arr, index])
+        result.yield_(item)
+        builder.store(builder.add(index, context.get_constant(types.intp, 1)), it.index)
+
+
+# ------------------------------------------------------------------------------------
+# Non-differentiable functions of an AD scalar: they read its value.
+# ------------------------------------------------------------------------------------
+
+def _either_ad(*tys):
+    return any(isinstance(t, ADScalar) for t in tys) and all(
+        isinstance(t, ADScalar) or _is_real(t) for t in tys)
+
+
+def value(x):
+    """The float value of an AD scalar (or a plain number), inside njit code."""
+    return float(x)
+
+
+@overload(value, inline="always")
+def _value_ov(x):
+    if isinstance(x, ADScalar):
+        return lambda x: x.val
+    if _is_real(x):
+        return lambda x: float(x)
+    return None
+
+
+def _cmp_typer(cmp):
+    def typer(a, b):
+        if _either_ad(a, b):
+            return lambda a, b: cmp(value(a), value(b))
+        return None
+    return typer
+
+
+def _value_fn_typer(fn):
+    def typer(x):
+        if isinstance(x, ADScalar):
+            return lambda x: fn(x.val)
+        return None
+    return typer
+
+
+def _concretize_typer(what):
+    def typer(x):
+        if isinstance(x, ADScalar):
+            raise FwdrevTypingError(
+                f"{_MARK}{what} of a {x.what} inside @njit would drop its derivative. "
+                "Keep the value as it is (arithmetic, math.* and np.* work on it), or read "
+                "plain numbers from the result of the derivative call.")
+        return None
+    return typer
+
+
+def _register_nondiff():
+    for cmp in (operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne):
+        overload(cmp)(_cmp_typer(cmp))
+    unary_value_fns = [math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+                       np.floor, np.ceil, np.trunc, np.rint, np.isnan, np.isinf, np.isfinite,
+                       np.signbit]
+    for fn in unary_value_fns:
+        overload(fn)(_value_fn_typer(fn))
+
+    @overload(bool)
+    def _bool(x):
+        if isinstance(x, ADScalar):
+            return lambda x: x.val != 0.0
+        return None
+
+    # max(a, b) / min(a, b) choose one argument, like Python (no tie splitting: that is
+    # np.maximum's rule). A float and an AD value unify to the AD type.
+    @overload(builtins.max)
+    def _max(a, b):
+        if _either_ad(a, b):
+            return lambda a, b: b if b > a else a
+        return None
+
+    @overload(builtins.min)
+    def _min(a, b):
+        if _either_ad(a, b):
+            return lambda a, b: b if b < a else a
+        return None
+
+    for fn, what in ((float, "float()"), (int, "int()")):
+        overload(fn)(_concretize_typer(what))
+
+    @overload(operator.setitem)
+    def _store_into_plain(arr, index, v):
+        if isinstance(arr, types.Array) and isinstance(v, ADScalar):
+            raise FwdrevTypingError(
+                f"{_MARK}storing a {v.what} into a plain NumPy array ({arr}) inside @njit "
+                "would drop its derivative. Create the array from a differentiated one so it "
+                "holds AD values: np.empty_like(x), np.zeros_like(x), x.copy(), or "
+                "adcore.numba_rules.zeros(n, like=x) for another length.")
+        return None
+
+
+_register_nondiff()
+
+
+def zeros(n, like):
+    """A length-``n`` array of zeros "like" ``like``: plain float64 for a plain array;
+    inside a derivative call an array of AD values (dual numbers, tape values) whose
+    entries may be assigned AD values. Use it in njit code for outputs whose length
+    differs from the input's (``np.zeros_like(x)`` covers the same length)."""
+    return np.zeros(n, dtype=np.float64)
+
+
+@overload(zeros)
+def _zeros_plain(n, like):
+    if isinstance(like, types.Array) and isinstance(n, types.Integer):
+        return lambda n, like: np.zeros(n, dtype=np.float64)
+    return None
+
+
+# ------------------------------------------------------------------------------------
+# Strong-zero multiply: the scalar twin of adcore.linear.strong_mul.
+# ------------------------------------------------------------------------------------
+
+def emit_strong_lincomb(context, builder, pairs, count=None):
+    """LLVM for ``sum_i strong_mul(p_i, t_i)`` where ``p_i`` is a double and ``t_i`` a
+    double or an ``[count x double]`` (k tangents): a zero factor on either side
+    contributes exactly zero, so ``inf * 0`` never turns into NaN (see
+    :func:`adcore.linear.strong_mul`).
+
+    Fast path: plain multiply-adds. Only if a result is NaN — the only way a product with
+    a zero factor can differ — is it recomputed with the zero test, on a branch the CPU
+    predicts, so the common path carries no extra latency.
+    """
+    zero = ir.Constant(ir.DoubleType(), 0.0)
+    scalar = count is None
+    n = 1 if scalar else count
+    parts = [[(p, t if scalar else builder.extract_value(t, i)) for p, t in pairs]
+             for i in range(n)]
+
+    def build(careful):
+        outs = []
+        bad = ir.Constant(ir.IntType(1), 0)
+        for terms in parts:
+            acc = None
+            for p, ti in terms:
+                r = builder.fmul(p, ti)
+                if careful:
+                    z = builder.or_(builder.fcmp_ordered("==", p, zero),
+                                    builder.fcmp_ordered("==", ti, zero))
+                    r = builder.select(z, zero, r)
+                acc = r if acc is None else builder.fadd(acc, r)
+            if not careful:
+                bad = builder.or_(bad, builder.fcmp_unordered("uno", acc, acc))
+            outs.append(acc)
+        return outs, bad
+
+    fast, bad = build(False)
+    entry = builder.basic_block
+    with builder.if_then(bad, likely=False):
+        slow, _ = build(True)
+        slow_block = builder.basic_block
+    merged = []
+    for f, s in zip(fast, slow):  # scalar phis keep the k tangents in registers
+        phi = builder.phi(f.type)
+        phi.add_incoming(f, entry)
+        phi.add_incoming(s, slow_block)
+        merged.append(phi)
+    if scalar:
+        return merged[0]
+    out = ir.Constant(pairs[0][1].type, ir.Undefined)
+    for i, v in enumerate(merged):
+        out = builder.insert_value(out, v, i)
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# Errors that name the construct.
+# ------------------------------------------------------------------------------------
+
+class JitUnsupportedError(UnsupportedOpError):
+    """A construct inside an ``@njit`` function cannot be compiled for AD values."""
+
+    def __init__(self, message, construct=""):
+        Exception.__init__(self, message)
+        self.name = construct
+        self.construct = construct
+
+
+_SIG_LINE = re.compile(r"^\s*>>> (.+)$", re.M)
+_UNKNOWN_ATTR = re.compile(r"Unknown attribute '([^']+)' of type ([^\n]+)")
+_UNIFY = re.compile(r"Cannot unify ([^\n]+)")
+_UNTYPED = re.compile(r"Untyped global name '([^']+)'")
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+):\n((?:.*\n)*?)\s*\^', re.M)
+
+
+def explain_compile_error(err, fname: str, mode_name: str, ad_what: str) -> JitUnsupportedError:
+    """Turn numba's error while compiling ``fname`` for AD values into one that names the
+    construct (the call signature, attribute or statement numba could not type)."""
+    text = str(err)
+    construct, why = "", ""
+    marked = [line.split(_MARK, 1)[1] for line in text.splitlines() if _MARK in line]
+    if marked:
+        why = marked[-1].strip()
+        construct = why.split(" ", 1)[0]
+    elif (m := _UNKNOWN_ATTR.search(text)):
+        construct = f".{m.group(1)} of {m.group(2).strip()}"
+        why = f"attribute {construct} is not supported"
+    elif (m := _UNTYPED.search(text)):
+        construct = m.group(1)
+        why = f"the global name {construct!r} cannot be used in compiled code"
+    else:
+        sigs = _SIG_LINE.findall(text)
+        if sigs:
+            construct = sigs[0].strip()
+            why = (f"{construct} has no implementation for {ad_what}s (no registered adcore "
+                   "rule reaches it inside @njit)")
+        elif (m := _UNIFY.search(text)):
+            construct = m.group(1).strip()
+            why = f"cannot unify {construct}"
+        else:
+            first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+            construct = first
+            why = first
+    where = ""
+    for path, line, src in _FILE_LINE.findall(text):
+        if path.startswith("<"):
+            continue  # fwdrev's generated driver, not the user's code
+        stmt = [s.strip() for s in src.splitlines() if s.strip()]
+        where = f" (at {path}:{line}: {stmt[-1] if stmt else ''})"
+        break
+    msg = (f"{mode_name}: cannot compile {fname!r} for {ad_what} arguments: {why}{where}. "
+           f"Use registered operations (operators, math.*, np.* ufuncs listed by "
+           f"adcore.registered_ops()) inside the @njit function, or differentiate the plain "
+           f"Python function instead.")
+    e = JitUnsupportedError(msg, construct)
+    return e
+
+
+def forbid_inside_njit(func, message):
+    """Calling ``func`` (a Python derivative API) inside njit code raises ``message``."""
+    import inspect
+    params = list(inspect.signature(func).parameters.values())
+    sig = ", ".join(str(p) for p in params)
+    src = f"def typer({sig}):\n    raise FwdrevTypingError(message)\n"
+    scope = {"FwdrevTypingError": FwdrevTypingError, "message": _MARK + message}
+    exec(src, scope)  # noqa: S102 - same signature as func, as numba's overload requires
+    overload(func)(scope["typer"])
+
+
+def compile_errors():
+    """The exception types numba raises for code it cannot compile."""
+    return (nb_errors.TypingError, nb_errors.UnsupportedError, nb_errors.LoweringError,
+            nb_errors.NumbaError)
