@@ -6,6 +6,7 @@ other and behave the same way on the same mistakes.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -13,6 +14,19 @@ from .errors import NonFloatInputError, NonScalarOutputError
 from .tracing import Traced, value_of
 
 MAX_DEFAULT_CHUNK = 64
+
+
+def is_njit(f) -> bool:
+    """True for a ``numba.njit``-compiled function (a numba CPUDispatcher): both engines
+    then run their compiled paths (``dualnum.numba_dual``, ``tapes.numba_tape``).
+    Never imports numba itself: if numba is not loaded, ``f`` cannot be one."""
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return False
+    try:
+        return isinstance(f, numba.core.registry.CPUDispatcher)
+    except AttributeError:  # pragma: no cover - a partially imported numba
+        return False
 
 
 def default_chunk(n: int) -> int:

@@ -71,7 +71,11 @@ def jvp(f, primals, tangents):
 
     Every primal is differentiated; ``tangents[i]`` has the shape of ``primals[i]``.
     The result tangent has the shape of the output. One forward pass.
+    A ``numba.njit`` function runs compiled on dual numbers (:mod:`dualnum.numba_dual`).
     """
+    if calls.is_njit(f):
+        from . import numba_dual
+        return numba_dual.jvp(f, primals, tangents)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("jvp: primals and tangents must have the same length")
@@ -95,7 +99,12 @@ def derivative(f):
     """Forward mode: ``f'(x)`` for a scalar ``x`` (one pass); shape ``f(x).shape``.
 
     An integer scalar is promoted to float (``derivative(f)(2)`` means ``f'(2.0)``).
+    A ``numba.njit`` function runs compiled on dual numbers, extra arguments passed through:
+    ``derivative(njit_f)(0.3, 100000)`` (see :mod:`dualnum.numba_dual`).
     """
+    if calls.is_njit(f):
+        from . import numba_dual
+        return numba_dual.derivative(f)
     @functools.wraps(f)
     def df(x, *rest):
         args, _, _ = _prepare((x,) + rest, 0, "dualnum.derivative", promote_int=True)
@@ -112,8 +121,12 @@ def jacobian(f, argnums=0, chunk=None):
 
     Takes ceil(n / chunk) forward passes for an input of size n; ``chunk`` (directions per
     pass) defaults to :func:`adcore.calls.default_chunk`. A tuple ``argnums`` returns a
-    tuple of Jacobians.
+    tuple of Jacobians. A ``numba.njit`` function runs compiled (:mod:`dualnum.numba_dual`).
     """
+    if calls.is_njit(f):
+        from . import numba_dual
+        return numba_dual.jacobian(f, argnums, chunk)
+
     @functools.wraps(f)
     def jac(*args):
         args, nums, single = _prepare(args, argnums, "dualnum.jacobian")
@@ -126,8 +139,13 @@ def value_and_grad(f, argnums=0, chunk=None):
     """Forward mode: ``(f(*args), gradient)`` of a scalar-valued ``f``.
 
     The gradient has the shape of ``args[argnum]`` and costs ceil(n / chunk) passes —
-    for many inputs, reverse mode (``tapes.grad``) is the cheaper choice.
+    for many inputs, reverse mode (``tapes.grad``) is the cheaper choice. A ``numba.njit``
+    function runs compiled on dual numbers (:mod:`dualnum.numba_dual`).
     """
+    if calls.is_njit(f):
+        from . import numba_dual
+        return numba_dual.value_and_grad(f, argnums, chunk)
+
     @functools.wraps(f)
     def vg(*args):
         args, nums, single = _prepare(args, argnums, "dualnum.grad")
@@ -143,7 +161,7 @@ def grad(f, argnums=0, chunk=None):
     """Forward mode: the gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
     vg = value_and_grad(f, argnums, chunk)
 
-    @functools.wraps(f)
+    @functools.wraps(getattr(f, "py_func", f))
     def g(*args):
         return vg(*args)[1]
     return g

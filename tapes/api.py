@@ -59,7 +59,11 @@ def vjp(f, *primals):
     ``w`` has the shape of the output; ``vjp_fn`` returns a tuple with one cotangent per
     primal (each of that primal's shape). The function is recorded once; each call of
     ``vjp_fn`` is one backward sweep and never accumulates into an earlier result.
+    A ``numba.njit`` function is recorded in compiled code (:mod:`tapes.numba_tape`).
     """
+    if calls.is_njit(f):
+        from . import numba_tape
+        return numba_tape.vjp(f, *primals)
     args, nums, _ = _prepare(primals, tuple(range(len(primals))), "tapes.vjp")
     tape, out, out_index = record_call(f, args, nums)
     out_shape = np.shape(value_of(out))
@@ -76,7 +80,12 @@ def vjp(f, *primals):
 def value_and_grad(f, argnums=0):
     """Reverse mode: ``(f(*args), gradient)`` of a scalar-valued ``f``: one recording and
     one backward sweep, whatever the number of inputs. Non-scalar outputs raise an error
-    that points to :func:`jacobian` and :func:`vjp`."""
+    that points to :func:`jacobian` and :func:`vjp`. A ``numba.njit`` function is recorded
+    and swept in compiled code (:mod:`tapes.numba_tape`)."""
+    if calls.is_njit(f):
+        from . import numba_tape
+        return numba_tape.value_and_grad(f, argnums)
+
     @functools.wraps(f)
     def vg(*args):
         args, nums, single = _prepare(args, argnums, "tapes.grad")
@@ -91,7 +100,7 @@ def grad(f, argnums=0):
     """Reverse mode: the gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
     vg = value_and_grad(f, argnums)
 
-    @functools.wraps(f)
+    @functools.wraps(getattr(f, "py_func", f))
     def g(*args):
         return vg(*args)[1]
     return g
@@ -102,8 +111,13 @@ def jacobian(f, argnums=0, chunk=None):
 
     Records ``f`` ONCE, then sweeps backwards once per chunk of output components
     (``chunk`` components per sweep; default :func:`adcore.calls.default_chunk`).
-    A tuple ``argnums`` returns a tuple of Jacobians.
+    A tuple ``argnums`` returns a tuple of Jacobians. A ``numba.njit`` function is recorded
+    and swept in compiled code (:mod:`tapes.numba_tape`).
     """
+    if calls.is_njit(f):
+        from . import numba_tape
+        return numba_tape.jacobian(f, argnums, chunk)
+
     @functools.wraps(f)
     def jac(*args):
         args, nums, single = _prepare(args, argnums, "tapes.jacobian")
