@@ -45,6 +45,11 @@ def _fixed_label(fixed):
     return " ".join(parts)
 
 
+def _fixed_order(fixed):
+    """Sort key of a fixed-knob tuple: numerically by value (None first)."""
+    return [(k, (0, v) if isinstance(v, (int, float)) else (1, str(v))) for k, v in fixed]
+
+
 def _pick(items):
     """At most _MAX_LINES items spread over the list (first, middle, last)."""
     if len(items) <= _MAX_LINES:
@@ -65,7 +70,8 @@ def _line_plot(groups, knob, ylabel, title, path, slope=True, extra=None, floor=
     for (var, fixed), pts in groups.items():
         by_var.setdefault(var, []).append((fixed, pts))
     for var in sorted(by_var):
-        for i, (fixed, pts) in enumerate(_pick(sorted(by_var[var], key=lambda t: str(t[0])))):
+        ordered = sorted(by_var[var], key=lambda t: _fixed_order(t[0]))
+        for i, (fixed, pts) in enumerate(_pick(ordered)):
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             label = f"{var} {_fixed_label(fixed)}".strip()
             if floor is not None:

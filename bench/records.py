@@ -58,6 +58,8 @@ def make_header(argv, timing=None) -> dict:
         "platform": platform.platform(),
         "processor": platform.processor() or _cpu_model(),
         "cpu_count": os.cpu_count(),
+        # Other work on the machine skews timings: say how busy it was at the start.
+        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "numpy": _version("numpy"),
         "numba": _version("numba"),

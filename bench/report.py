@@ -20,7 +20,7 @@ def fmt_time(s):
     if s is None:
         return "–"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
+        if s >= 0.9995 * scale:        # 999.7 µs prints as "1 ms", not "1e+03 µs"
             return f"{s / scale:.3g} {unit}"
     return f"{s / 1e-9:.3g} ns"
 
@@ -29,8 +29,8 @@ def fmt_bytes(b):
     if b is None:
         return "–"
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if b >= scale:
-            return f"{b / scale:.3g} {unit}"
+        if b >= 0.9995 * scale * 1000 / 1024 or (unit == "KiB" and b >= scale):
+            return f"{b / scale:.3g} {unit}"      # 1010 KiB prints as "0.986 MiB"
     return f"{b} B"
 
 
@@ -316,7 +316,11 @@ def write_report(headers, records, outdir, name, results_path) -> str:
              f"{h.get('cpu_count')} CPUs, {h.get('platform')} |",
              f"| versions | Python {h.get('python')}, NumPy {h.get('numpy')}, "
              f"numba {h.get('numba')}, fwdrev {h.get('fwdrev')} |",
-             f"| started | {h.get('started')} |", ""]
+             f"| started | {h.get('started')} |"]
+    if h.get("load_avg"):
+        lines.append(f"| load average at start | {', '.join(f'{v:.2f}' for v in h['load_avg'])} "
+                     f"(1, 5, 15 min; {h.get('cpu_count')} CPUs) |")
+    lines.append("")
     if len(headers) > 1:
         lines += [f"The file holds {len(headers)} run segments (resumed); the header "
                   "above is the last one.", ""]

@@ -112,8 +112,17 @@ def test_report_name_is_checked(tmp_path, capsys):
     assert not (tmp_path.parent / "evil.md").exists()
 
 
-@pytest.mark.parametrize("value, text", [(1.5e-6, "1.5 µs"), (0.25, "250 ms"), (3.0, "3 s")])
+@pytest.mark.parametrize("value, text", [(1.5e-6, "1.5 µs"), (0.25, "250 ms"), (3.0, "3 s"),
+                                         (0.9999, "1 s"), (2e-9, "2 ns")])
 def test_time_format(value, text):
     from bench.report import fmt_time
 
     assert fmt_time(value) == text
+
+
+@pytest.mark.parametrize("value, text", [(512, "512 B"), (4096, "4 KiB"), (1010 * 1024, "0.986 MiB"),
+                                         (3 * 2**20, "3 MiB"), (2**31, "2 GiB")])
+def test_bytes_format(value, text):
+    from bench.report import fmt_bytes
+
+    assert fmt_bytes(value) == text
