@@ -266,3 +266,26 @@ def test_chunk_sweep_and_params_are_record_settings(tmp_path, capsys):
     assert sorted({r["params"]["r"] for r in maps}) == [3.0, 3.5]
     assert all(r["settings"] == {} for r in results if r["engine"] == "fd")
     assert all(np.isfinite(r["max_rel_error"]) for r in results)
+
+
+def test_an_interrupted_run_keeps_its_records_and_resumes(monkeypatch, tmp_path, capsys):
+    from bench import sweep
+
+    real = sweep.measure_job
+    calls = {"n": 0}
+
+    def interrupt_after_three(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "measure_job", interrupt_after_three)
+    out = tmp_path / "r.jsonl"
+    status, _, err = _tiny_run(capsys, out)
+    assert status == 130 and "--resume" in err
+    _, results = records.read(out)
+    assert len(results) == 3                          # every finished record is on disk
+    monkeypatch.setattr(sweep, "measure_job", real)
+    status, stdout, _ = _tiny_run(capsys, out, "--resume")
+    assert status == 0 and "wrote 5 records" in stdout and "3 already done" in stdout
