@@ -88,6 +88,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """One positive integer (``--samples``)."""
+    values = int_list(text)
+    if len(values) != 1 or "," in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a single positive integer")
+    return values[0]
+
+
 def seed_int(text: str) -> int:
     if not _INT.match(text.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
@@ -145,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the peak-memory subprocess measurements")
     how.add_argument("--min-time", type=positive_float, default=0.02, metavar="S",
                      help="minimum duration of one timed batch (0.02 s)")
-    how.add_argument("--samples", type=int_list, default=[5], metavar="K",
+    how.add_argument("--samples", type=positive_int, default=5, metavar="K",
                      help="timed batches per record (5)")
     how.add_argument("--max-time", type=positive_float, default=1.0, metavar="S",
                      help="stop sampling after S seconds once 3 samples exist (1.0)")
@@ -230,15 +238,15 @@ def cmd_run(args, argv) -> int:
     if not jobs:
         raise UsageError("nothing to run: none of the requested engines is available")
     sweep.check_memory(jobs)
-    if suite is not None and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+    if args.out is None and suite is not None and not os.path.isdir(outdir):
         done = set()        # a new --outdir (checked creatable above): nothing to resume
     else:
         done = records.check_output(out, resume=args.resume, overwrite=overwrite)
 
-    options = sweep.Options(min_sample_s=args.min_time, samples=args.samples[0],
+    options = sweep.Options(min_sample_s=args.min_time, samples=args.samples,
                             max_time_s=args.max_time, memory=not args.no_memory)
-    if suite is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if args.out is None and suite is not None:
+        os.makedirs(outdir, exist_ok=True)
     truncate = overwrite and not args.resume
     with records.Writer(out, truncate=truncate) as writer:
         writer.write(records.make_header(argv, timing=options.__dict__))

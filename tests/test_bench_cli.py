@@ -57,6 +57,8 @@ BAD_RUNS = [
     (["--n", "4"], "need --problem"),
     (["--problem", "layer-chain", "--n", "200000", "--depth", "50"], "estimated"),
     (["--problem", "tanh-net", "--samples", "0"], "must be >= 1"),
+    (["--problem", "tanh-net", "--samples", "3,4"], "single positive integer"),
+    (["--out", "{tmp}/no-such-dir/r.jsonl"], "does not exist"),
     (["--problem", "tanh-net", "--min-time", "-1"], "positive number"),
 ]
 
@@ -64,7 +66,10 @@ BAD_RUNS = [
 @pytest.mark.parametrize("args, message", BAD_RUNS)
 def test_bad_run_input_is_one_line_exit_2_and_writes_nothing(args, message, tmp_path, capsys):
     out = tmp_path / "r.jsonl"
-    status, _, err = run(capsys, "run", *args, "--out", str(out))
+    args = [a.format(tmp=tmp_path) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(out)]
+    status, _, err = run(capsys, "run", *args)
     assert status == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1, err
