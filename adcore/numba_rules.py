@@ -550,6 +550,39 @@ def forbid_inside_njit(func, message):
     overload(func)(scope["typer"])
 
 
+_OURS = ("adcore.", "dualnum.", "tapes.")
+
+
+def prefer_ours(*funcs):
+    """Make fwdrev's overloads of ``funcs`` win over numba's generic ones.
+
+    numba tries an overloaded function's templates in registration order and takes the
+    first that types. Some of numba's own (``np.empty_like``) accept any type, so when
+    numba typed such a function before our module was imported, its template would come
+    first and turn an array of AD values into a 0-d object array. This moves our templates
+    to the front of the CPU typing context's list for each function.
+    """
+    from numba.core.registry import cpu_target
+    ctx = cpu_target.typing_context
+    ctx.refresh()
+    for func in funcs:
+        try:
+            fnty = ctx.resolve_value_type(func)
+        except Exception:  # pragma: no cover - numba has never seen it
+            continue
+        templates = getattr(fnty, "templates", None)
+        if not templates or not isinstance(fnty, types.Function):
+            continue
+
+        def ours(t):
+            impl = getattr(t, "_overload_func", None)
+            return (getattr(impl, "__module__", None) or "").startswith(_OURS)
+        ordered = tuple(sorted(templates, key=lambda t: 0 if ours(t) else 1))  # stable
+        if ordered != tuple(templates):
+            ctx._remove_global(func)
+            ctx._insert_global(func, types.Function(ordered))
+
+
 def compile_errors():
     """The exception types numba raises for code it cannot compile."""
     return (nb_errors.TypingError, nb_errors.UnsupportedError, nb_errors.LoweringError,

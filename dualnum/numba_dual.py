@@ -664,3 +664,5 @@ def _forbid_nested():
 
 
 _forbid_nested()
+nr.prefer_ours(np.empty_like, np.zeros_like, np.sum, len, operator.getitem,
+               operator.setitem, nr.zeros)
