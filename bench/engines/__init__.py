@@ -48,6 +48,8 @@ from bench.errors import UsageError
 
 #: Modules under bench/engines that each define ``ENGINE``.
 _MODULES = ("forward", "reverse", "fd",
+            # fwdrev's compiled engines (numba): forward-jit, reverse-jit, hand-jit.
+            "jit_engines",
             # Peers (optional libraries; skipped with one line when not installed).
             "jax_engines", "torch_engines", "autograd_engines")
 

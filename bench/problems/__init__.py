@@ -40,6 +40,9 @@ _MODULES = (
     "mlp_loss",
     "tanh_net",
     "logistic_map",
+    # Scalar loops with an @njit form (fwdrev's compiled engines differentiate the kernel).
+    "logistic_loop",
+    "rosenbrock_loop",
     "layer_chain",
     "lecture",
     "homework",
