@@ -24,6 +24,7 @@ import builtins
 import math
 import operator
 import re
+import sys
 import threading
 
 import numba
@@ -581,6 +582,88 @@ def prefer_ours(*funcs):
         if ordered != tuple(templates):
             ctx._remove_global(func)
             ctx._insert_global(func, types.Function(ordered))
+
+
+def cache_dir() -> str:
+    """Where generated kernel modules (and numba's on-disk cache of them) live:
+    ``$FWDREV_CACHE_DIR``, else ``~/.cache/fwdrev``, else a per-user temporary directory."""
+    import os
+    import tempfile
+    for cand in (os.environ.get("FWDREV_CACHE_DIR"),
+                 os.path.join(os.path.expanduser("~"), ".cache", "fwdrev"),
+                 os.path.join(tempfile.gettempdir(), f"fwdrev-{os.getuid()}")):
+        if not cand:
+            continue
+        try:
+            os.makedirs(cand, exist_ok=True)
+            probe = os.path.join(cand, f".probe{os.getpid()}")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+            return cand
+        except OSError:
+            continue
+    raise OSError("no writable cache directory for fwdrev's compiled kernels")
+
+
+def load_generated(name: str, src: str):
+    """Import generated source as module ``name`` from a file in :func:`cache_dir`.
+
+    The file is (re)written only when its text changed, so numba's ``cache=True`` index
+    (keyed by the file) stays valid across processes: a second process loads machine code
+    instead of compiling. Put a fingerprint of everything the code depends on (the
+    registry's rules) into ``name`` or ``src``.
+    """
+    import importlib.util
+    import os
+    path = os.path.join(cache_dir(), name + ".py")
+    try:
+        with open(path) as fh:
+            same = fh.read() == src
+    except OSError:
+        same = False
+    if not same:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            fh.write(src)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def registry_fingerprint(ops) -> str:
+    """A short hash of the ops' names, primals and partials (their bytecode), plus the
+    numba and NumPy versions: generated kernels are regenerated when any of it changes."""
+    import hashlib
+    h = hashlib.sha1()
+    h.update(f"numba {numba.__version__} numpy {np.__version__}".encode())
+
+    def code(fn):
+        if isinstance(fn, np.ufunc):
+            h.update(("ufunc:" + fn.__name__).encode())
+            return
+        stack = [getattr(fn, "__code__", None)]
+        if stack[0] is None:
+            h.update(repr(fn).encode())
+            return
+        while stack:
+            c = stack.pop()
+            h.update(c.co_code)
+            h.update(repr(c.co_names).encode())
+            for const in c.co_consts:
+                if hasattr(const, "co_code"):
+                    stack.append(const)
+                else:
+                    h.update(repr(const).encode())
+    for op in ops:
+        h.update(op.name.encode())
+        code(op.primal)
+        for p in op.partials:
+            code(p)
+    return h.hexdigest()[:16]
 
 
 def compile_errors():

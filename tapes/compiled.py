@@ -39,11 +39,6 @@ the Python replay (``compiled=False``) for those.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
 import threading
 
 import numpy as np
@@ -64,38 +59,6 @@ _CMPS = (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_
 # ------------------------------------------------------------------------------------
 # The generated kernels
 # ------------------------------------------------------------------------------------
-
-def _code_fingerprint(fn, h):
-    if isinstance(fn, np.ufunc):
-        h.update(("ufunc:" + fn.__name__).encode())
-        return
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        h.update(repr(fn).encode())
-        return
-    stack = [code]
-    while stack:
-        c = stack.pop()
-        h.update(c.co_code)
-        h.update(repr(c.co_names).encode())
-        for const in c.co_consts:
-            if hasattr(const, "co_code"):
-                stack.append(const)
-            else:
-                h.update(repr(const).encode())
-
-
-def _registry_hash(ops) -> str:
-    import numba
-    h = hashlib.sha1()
-    h.update(f"numba {numba.__version__} numpy {np.__version__} layout 1".encode())
-    for op in ops:
-        h.update(op.name.encode())
-        _code_fingerprint(op.primal, h)
-        for p in op.partials:
-            _code_fingerprint(p, h)
-    return h.hexdigest()[:16]
-
 
 def _kernel_source(ops, digest) -> str:
     E = len(ops)
@@ -266,26 +229,7 @@ def _kernel_source(ops, digest) -> str:
 
 _kernels_lock = threading.Lock()
 _kernels_mod = None
-
-
-def cache_dir() -> str:
-    """Where generated kernels (and numba's cache of them) live: ``$FWDREV_CACHE_DIR``,
-    else ``~/.cache/fwdrev``, else a per-user temporary directory."""
-    for cand in (os.environ.get("FWDREV_CACHE_DIR"),
-                 os.path.join(os.path.expanduser("~"), ".cache", "fwdrev"),
-                 os.path.join(tempfile.gettempdir(), f"fwdrev-{os.getuid()}")):
-        if not cand:
-            continue
-        try:
-            os.makedirs(cand, exist_ok=True)
-            probe = os.path.join(cand, ".probe")
-            with open(probe, "w"):
-                pass
-            os.remove(probe)
-            return cand
-        except OSError:
-            continue
-    raise OSError("no writable cache directory for fwdrev's compiled kernels")
+cache_dir = nr.cache_dir
 
 
 def kernels():
@@ -295,24 +239,8 @@ def kernels():
         ops = nr.elementwise_ops()
         if _kernels_mod is not None and _kernels_mod._ops_names == [op.name for op in ops]:
             return _kernels_mod
-        digest = _registry_hash(ops)
-        src = _kernel_source(ops, digest)
-        name = f"_fwdrev_replay_{digest}"
-        path = os.path.join(cache_dir(), name + ".py")
-        try:
-            with open(path) as fh:
-                same = fh.read() == src
-        except OSError:
-            same = False
-        if not same:  # write once: an unchanged file keeps numba's cache valid
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w") as fh:
-                fh.write(src)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
+        digest = nr.registry_fingerprint(ops)
+        mod = nr.load_generated(f"_fwdrev_replay_{digest}", _kernel_source(ops, digest))
         mod._ops_names = [op.name for op in ops]
         mod.E = len(ops)
         _kernels_mod = mod
