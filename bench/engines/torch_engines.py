@@ -9,6 +9,12 @@
 Both are eager: PyTorch dispatches every op as it comes, like our engines.  Problems
 run through :mod:`bench.engines.torch_xp`, a NumPy-style namespace over torch, in
 float64.
+
+Threads: torch runs with one intra-op thread (``torch.set_num_threads(1)``).  On this
+2-core machine, shared with other work, MKL's OpenMP threads made a (32 x 16) @
+(16 x 10) float64 matmul take ~4 ms instead of ~2 us (threads waiting for a busy
+core); our engines and NumPy's small-array code are single-threaded too, so one
+thread is also the like-for-like setting.  Recorded as ``engine_sizes["threads"]``.
 """
 
 from __future__ import annotations
@@ -16,10 +22,22 @@ from __future__ import annotations
 from bench.engines._peers import PeerEngine, as_numpy
 
 
+THREADS = 1
+
+
+def _torch():
+    import torch
+
+    if torch.get_num_threads() != THREADS:
+        torch.set_num_threads(THREADS)
+    return torch
+
+
 class _TorchEngine(PeerEngine):
     module = "torch"
 
     def namespace(self):
+        _torch()
         from bench.engines import torch_xp
 
         return torch_xp
@@ -39,7 +57,7 @@ class _TorchEngine(PeerEngine):
         return f_no_grad
 
     def sizes(self, f, x, scalar, settings):
-        return self.own_f_sizes(f, x)
+        return {**self.own_f_sizes(f, x), "threads": _torch().get_num_threads()}
 
 
 class TorchFwd(_TorchEngine):
@@ -47,7 +65,7 @@ class TorchFwd(_TorchEngine):
     summary = "PyTorch torch.func.jacfwd (forward-mode dual tensors, n directions vmapped)"
 
     def build(self, f, x, scalar, settings):
-        import torch
+        torch = _torch()
         import torch.func
 
         jac = torch.func.jacfwd(f)
@@ -63,7 +81,7 @@ class TorchRev(_TorchEngine):
     summary = "PyTorch backward() for gradients, torch.func.jacrev for Jacobians"
 
     def build(self, f, x, scalar, settings):
-        import torch
+        torch = _torch()
         import torch.func
 
         if scalar:
