@@ -47,11 +47,11 @@ import numpy as np
 from bench.errors import UsageError
 
 #: Modules under bench/engines that each define ``ENGINE``.
-_MODULES = ("forward", "reverse", "fd",
+_MODULES = ("forward", "reverse", "fd", "fd_forward",
             # fwdrev's compiled engines (numba): forward-jit, reverse-jit, hand-jit.
             "jit_engines",
             # Peers (optional libraries; skipped with one line when not installed).
-            "jax_engines", "torch_engines", "autograd_engines")
+            "jax_engines", "torch_engines", "autograd_engines", "symbolic")
 
 #: Tolerances on the normwise relative error (see :func:`max_rel_error`) when an
 #: engine is checked against its reference.  AD engines must agree to rounding;
