@@ -9,11 +9,12 @@ first sweep's result.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 import numpy as np
 
-from adcore import Trace, Traced, apply, rules, value_of
+from adcore import Trace, Traced, apply, get_op, rules, value_of
 
 INPUT = None  # the op of an input node
 
@@ -113,15 +114,41 @@ class Tape:
                 continue
             cots[i] = None  # done with it: free the memory as the sweep moves back
             node = self.nodes[i]
+            p0 = node.parents[0] if node.parents else -1
+            if node.op is _GETITEM and p0 >= 0 and _owned(cots, p0, g):
+                # a second slice of the same array: add into its cotangent in place (the
+                # same sums as zeros-with-g-assigned + cotangent, without the temporary)
+                index = node.params["index"]
+                if index.basic and index.adjacent:
+                    cots[p0][(slice(None),) + index.key] += g
+                    continue
             needed = tuple(p >= 0 for p in node.parents)
             grads = rules.vjp(node.op, g, needed, node.out, node.primals, node.params)
             for p, gp in zip(node.parents, grads):
                 if p >= 0 and gp is not None:
-                    cots[p] = gp if cots[p] is None else cots[p] + gp
+                    if cots[p] is None:
+                        cots[p] = gp
+                    elif _owned(cots, p, gp) and np.shape(gp) == cots[p].shape:
+                        cots[p] += gp  # an array only this sweep holds: no new temporary
+                    else:
+                        cots[p] = cots[p] + gp
         k = np.shape(cotangent)[0]
         return [cots[i] if cots[i] is not None
                 else np.zeros((k,) + np.shape(value_of(self.nodes[i].out)))
                 for i in self.inputs]
+
+
+_GETITEM = get_op("getitem")
+
+
+def _owned(cots, p, other) -> bool:
+    """``cots[p]`` is a float array that only this sweep's list refers to, owns its memory
+    and is writeable — so adding into it in place is invisible to anyone else."""
+    a = cots[p]
+    return (type(a) is np.ndarray and a.base is None and a.flags.writeable
+            and a is not other and type(other) is not Traced
+            and sys.getrefcount(a) == 3  # the list, ``a`` and getrefcount's argument
+            and np.result_type(a, other) == a.dtype)
 
 
 class ReverseTrace(Trace):
