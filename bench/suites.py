@@ -69,6 +69,15 @@ SUITES = {
             Entry(("tanh-net",), ("forward",), n=[1024], m=[1],
                   chunk=[1, 4, 16, 64, 256, 1024]),
             Entry(("lecture", "homework"), ("forward", "reverse", "fd")),
+            # fwdrev's compiled engines on @njit scalar loops: ratios to the native primal,
+            # next to the hand-written numba derivative (the practical limit) ...
+            Entry(("logistic-loop",), ("forward-jit", "reverse-jit", "hand-jit"),
+                  depth=[1000, 10000, 100000]),
+            Entry(("logistic-loop",), ("forward", "reverse"), depth=[1000]),
+            Entry(("rosenbrock-loop",), ("reverse-jit", "hand-jit"), n=[1000, 10000, 100000]),
+            # ... and the compiled forward gradient's ceil(n / chunk) passes.
+            Entry(("rosenbrock-loop",), ("forward-jit",), n=[250, 500, 1000, 2000],
+                  chunk=[1, 8]),
         ),
     ),
     "smoke": Suite(
