@@ -53,12 +53,8 @@ def logistic_py(x, T, r):
     return v
 
 
-def run(quick=False, out=print):
-    import dualnum
-    import tapes
-    from bench.problems.logistic_loop import logistic_loop, logistic_loop_adjoint
-    from bench.problems.rosenbrock_loop import ext_rosenbrock, ext_rosenbrock_grad
-
+def run(quick=False, out=print, sections=(1, 2, 3, 4)):
+    """Measure the given sections in this process; returns the rows and first-call times."""
     results = {"machine": platform.processor() or platform.machine(),
                "python": sys.version.split()[0]}
     import numba
@@ -76,7 +72,30 @@ def run(quick=False, out=print):
     # ---------------------------------------------------------------- 1. logistic map
     T = 1000 if quick else 100_000
     r = 3.0
-    x0, x1 = np.array([0.3]), np.array([0.41])  # recorded / differentiated at, new input
+    ops = 3 * T
+    x0, x1 = np.array([0.3]), np.array([0.41])
+    n = 2000 if quick else 100_000
+    ops_r = 8 * (n // 2)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.5, 1.5, n)
+    if 1 in sections:
+        _section1(quick, out, row, results, T, r, ops, x0, x1)
+    if 2 in sections:
+        _section2(quick, out, row, results, n, x, rng, ops_r)
+    if 3 in sections:
+        _section3(quick, out, row, T, r, ops, x0, x, ops_r, rng)
+    if 4 in sections:
+        _section4(quick, out, row, rng)
+    results["rows"] = rows
+    return results
+
+
+def _section1(quick, out, row, results, T, r, ops, x0, x1):
+    import numba
+
+    import dualnum
+    import tapes
+    from bench.problems.logistic_loop import logistic_loop, logistic_loop_adjoint
     out(f"1. logistic map, T = {T}, r = {r}")
     rev = tapes.grad(logistic_loop)
 
@@ -108,7 +127,6 @@ def run(quick=False, out=print):
     tr = _t(lambda: rev(x1, T, r)).median_s
     th = _t(lambda: logistic_loop_adjoint(x1, T, r)).median_s
     trp = _t(lambda: rec_py.gradient(np.float64(0.41))).median_s
-    ops = 3 * T
     out(f"  primal @njit: {tp * 1e3:.3f} ms ({tp / ops * 1e9:.2f} ns per scalar op)")
     row("forward-jit derivative / primal", tf / tps, 2.0,
         f"{tf / ops * 1e9:.2f} ns/op; via grad on a length-1 array: {tf_arr / tp:.2f}x")
@@ -122,10 +140,12 @@ def run(quick=False, out=print):
         out(f"  first call: {k}: {v:.3f} s")
     results["first_call_s"] = first
 
-    # ---------------------------------------------------------------- 2. Rosenbrock loop
-    n = 2000 if quick else 100_000
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-1.5, 1.5, n)
+
+
+def _section2(quick, out, row, results, n, x, rng, ops_r):
+    import dualnum
+    import tapes
+    from bench.problems.rosenbrock_loop import ext_rosenbrock, ext_rosenbrock_grad
     xn = rng.uniform(-1.5, 1.5, n)
     out(f"2. extended Rosenbrock as an @njit loop, n = {n}")
     rev_r = tapes.grad(ext_rosenbrock)
@@ -133,7 +153,6 @@ def run(quick=False, out=print):
     tp = _t(lambda: ext_rosenbrock(xn)).median_s
     tr = _t(lambda: rev_r(xn)).median_s
     th = _t(lambda: ext_rosenbrock_grad(xn)).median_s
-    ops_r = 8 * (n // 2)
     out(f"  primal @njit: {tp * 1e3:.3f} ms ({tp / ops_r * 1e9:.2f} ns per scalar op); "
         f"hand gradient {th / tp:.2f}x; reverse first call {first_r:.2f} s")
     row("reverse-jit gradient / primal", tr / tp, 5.0, f"{tr / ops_r * 1e9:.2f} ns/op")
@@ -160,8 +179,14 @@ def run(quick=False, out=print):
         row(f"forward-jit, k={k}: exponent of cost/primal in n/k", slope, None, cells)
     results["forward_chunk_points"] = pts
 
-    # ---------------------------------------------------------------- 3. tape memory
+
+
+def _section3(quick, out, row, T, r, ops, x0, x, ops_r, rng):
+    import tapes
+    from bench.problems.logistic_loop import logistic_loop
+    from bench.problems.rosenbrock_loop import ext_rosenbrock
     out("3. tape bytes per recorded scalar op")
+    rec_py = tapes.record(lambda z: logistic_py(z, T, r), np.float64(0.3), compiled=True)
     rec_j = tapes.record(logistic_loop, x0, T, r)
     row("reverse-jit (njit) tape, logistic: bytes / scalar op", rec_j.nbytes / ops, 40.0,
         f"{len(rec_j)} entries for {ops} ops (24 B/entry; one-operand ops fold)")
@@ -175,7 +200,11 @@ def run(quick=False, out=print):
     row(f"compiled replay tape, NumPy Rosenbrock n={m}: bytes / scalar op",
         rec_rn.nbytes / len(rec_rn), 40.0, f"{rec_rn.entries} entries, {len(rec_rn)} ops")
 
-    # ---------------------------------------------------------------- 4. array tier
+
+
+def _section4(quick, out, row, rng):
+    import dualnum
+    import tapes
     n = 10_000 if quick else 1_000_000
     out(f"4. array tier: NumPy Rosenbrock, n = {n} (Python-level engines)")
     x = rng.uniform(-1.5, 1.5, n)
@@ -187,8 +216,6 @@ def run(quick=False, out=print):
     out(f"  primal NumPy: {tp * 1e3:.2f} ms")
     row("tapes.grad / NumPy primal", tg / tp, 4.0)
     row("dualnum.jvp / NumPy primal", tj / tp, 3.0)
-    results["rows"] = rows
-    return results
 
 
 def main(argv=None):
@@ -196,8 +223,29 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--json", help="also write the measurements to this JSON file")
+    ap.add_argument("--section", type=int, help="run only this section, in this process")
     args = ap.parse_args(argv)
-    res = run(quick=args.quick)
+    if args.section:
+        res = run(quick=args.quick, sections=(args.section,))
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(res, fh, indent=1, default=float)
+        return
+    # Each section in a fresh process: the NumPy array tier is sensitive to the heap state
+    # an earlier section leaves behind (page faults of freshly mapped memory).
+    import subprocess
+    import tempfile
+    res = {"rows": []}
+    for sec in (1, 2, 3, 4):
+        with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
+            cmd = [sys.executable, "-m", "bench.jit_targets", "--section", str(sec),
+                   "--json", tmp.name] + (["--quick"] if args.quick else [])
+            subprocess.run(cmd, check=True)
+            with open(tmp.name) as fh:
+                part = json.load(fh)
+        rows = part.pop("rows")
+        res.update(part)
+        res["rows"] += rows
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=1, default=float)

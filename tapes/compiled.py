@@ -257,11 +257,33 @@ class _Builder:
         self.INPUT, self.ARG3, self.CONST, self.GUARD0 = E, E + 1, E + 2, E + 3
         self.parts = []
         self.n = 0
+        self.run = ([], [], [], [], [])  # scalar entries not yet moved into parts
+
+    def emit1(self, code, a0, a1, p0, p1):
+        """One entry from Python scalars (``code`` already includes the mask); its slot.
+        The fast path for scalar programs: no NumPy call per entry."""
+        r = self.run
+        r[0].append(code)
+        r[1].append(a0)
+        r[2].append(a1)
+        r[3].append(p0)
+        r[4].append(p1)
+        self.n += 1
+        return self.n - 1
+
+    def _flush(self):
+        r = self.run
+        if r[0]:
+            self.parts.append((np.array(r[0], dtype=np.int64), np.array(r[1], dtype=np.int64),
+                               np.array(r[2], dtype=np.int64), np.array(r[3], dtype=np.float64),
+                               np.array(r[4], dtype=np.float64)))
+            self.run = ([], [], [], [], [])
 
     def emit(self, count, code, mask, a0=0, a1=0, p0=0.0, p1=0.0):
         """``count`` entries (each field a scalar or a length-count array); their slots."""
         if count == 0:
             return np.zeros(0, dtype=np.int64)
+        self._flush()
         start = self.n
         self.n += count
         b = np.broadcast_to
@@ -276,6 +298,7 @@ class _Builder:
         return self.emit(values.size, self.CONST, 3, p0=values.ravel()).reshape(values.shape)
 
     def arrays(self):
+        self._flush()
         if self.n >= 2**31 - 1:
             raise MemoryError(f"the compiled tape needs {self.n} entries; int32 slots allow "
                               "2**31 - 1")
@@ -376,11 +399,36 @@ class FlatTape:
 
     def _slot_array(self, b, slots, parent, primal):
         if parent >= 0:
-            return slots[parent]
+            return np.asarray(slots[parent])
         return b.consts(np.asarray(value_of(primal), dtype=np.float64))
 
+    def _lower_scalar(self, b, node, slots):
+        """A scalar elementwise op with at most two operands, without NumPy calls; None if
+        an operand is not a plain number."""
+        code, mask, a, c = self.opcode[node.op.name] << 2, 0, [0, 0], [0.0, 0.0]
+        for j, (p, v) in enumerate(zip(node.parents, node.primals)):
+            if p >= 0:
+                a[j] = int(slots[p])
+            else:
+                if type(v) not in (float, int) and not (type(v) is np.ndarray and v.ndim == 0
+                                                         and v.dtype.kind in "fiu"):
+                    if not isinstance(v, (np.floating, np.integer)):
+                        return None
+                c[j] = float(v)
+                mask |= 1 << j
+        if node.op.nargs == 1:
+            mask |= 2
+        return b.emit1(code | mask, a[0], a[1], c[0], c[1])
+
     def _lower(self, b, node, slots):
-        op, shape = node.op, np.shape(value_of(node.out))
+        op = node.op
+        if op.kind == ELEMENTWISE and op.nargs <= 2 and not node.params:
+            out = node.out
+            if type(out) in (float, np.float64) or (type(out) is np.ndarray and out.ndim == 0):
+                slot = self._lower_scalar(b, node, slots)
+                if slot is not None:
+                    return slot
+        shape = np.shape(value_of(node.out))
         size = int(np.prod(shape, dtype=int))
         if op.kind == ELEMENTWISE:
             code = self.opcode[op.name]

@@ -43,3 +43,12 @@ def test_the_plain_evaluation_is_the_native_kernel():
     from bench.problems.logistic_loop import logistic_loop
     assert inst.f(inst.x) == logistic_loop(inst.x, 10, 3.0)
     assert logistic_loop.signatures  # ran compiled
+
+
+def test_targets_script_runs_on_tiny_sizes():
+    """bench/jit_targets.py must not rot; its numbers are never asserted."""
+    from bench import jit_targets
+    lines = []
+    res = jit_targets.run(quick=True, out=lines.append, sections=(3,))
+    assert len(res["rows"]) == 4 and all(r["measured"] > 0 for r in res["rows"])
+    assert any("bytes / scalar op" in line for line in lines)
