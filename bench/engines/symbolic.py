@@ -49,16 +49,22 @@ def derive(f, n, scalar):
     import sympy
 
     start = time.perf_counter()
+    if n > MAX_ENTRIES:                  # refuse before building a costly closed form
+        _too_many(1 if scalar else "(>= 1)", n)
     syms, outputs = closed_form(f, n)
     if len(outputs) * n > MAX_ENTRIES:
-        raise ValueError(f"symbolic: {len(outputs)} x {n} derivative entries exceed the "
-                         f"limit of {MAX_ENTRIES} (this engine is for small closed forms)")
+        _too_many(len(outputs), n)
     f_ops = sympy.count_ops(outputs)
     if f_ops > MAX_F_OPS:
         raise ValueError(f"symbolic: F has {f_ops} operations, over the limit of "
                          f"{MAX_F_OPS} (this engine is for small closed forms)")
     entries = [[sympy.diff(y, s) for s in syms] for y in outputs]
     return syms, outputs, entries, time.perf_counter() - start
+
+
+def _too_many(m, n):
+    raise ValueError(f"symbolic: {m} x {n} derivative entries exceed the limit of "
+                     f"{MAX_ENTRIES} (this engine is for small closed forms)")
 
 
 class SymbolicEngine(PeerEngine):
