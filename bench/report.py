@@ -337,6 +337,9 @@ def write_report(headers, records, outdir, name, results_path) -> str:
     if mem:
         lines += ["", "### Memory", ""] + [f"- {s}" for s in mem]
     lines += ["", "### Correctness", ""] + correctness_findings(records)
+    # Peers (issue 5): a section of its own, present when any peer engine was measured.
+    from bench import peers_report
+    lines += [""] + peers_report.section(headers, records, outdir, name)
     lines += ["", "## Plots", ""]
     for kind, problem, label, path in drawn:
         title = (f"{problem}{f' [{label}]' if label else ''}: {kind}" if problem else kind)
