@@ -41,6 +41,13 @@ class Suite:
         return jobs
 
 
+#: fwdrev's own two modes, and the peer engines (optional libraries).
+_OURS = ("forward", "reverse")
+_PEERS = ("jax-fwd", "jax-rev", "jax-jit-fwd", "jax-jit-rev", "torch-fwd", "torch-rev",
+          "autograd-fwd", "autograd-rev")
+_PEERS_ADBENCH = ("jax-jit-fwd", "jax-jit-rev", "torch-fwd", "torch-rev", "autograd-fwd",
+                  "autograd-rev")
+
 SUITES = {
     "default": Suite(
         name="default",
@@ -78,6 +85,43 @@ SUITES = {
             # ... and the compiled forward gradient's ceil(n / chunk) passes.
             Entry(("rosenbrock-loop",), ("forward-jit",), n=[250, 500, 1000, 2000],
                   chunk=[1, 8]),
+            # Peers section (only the installed ones run; the full comparison is
+            # 'fwdrev run --suite peers'): the gradient at n = 16 and 1024, ADBench's GMM.
+            Entry(("tanh-net",), _PEERS_ADBENCH, n=[16, 1024], m=[1]),
+            Entry(("gmm",), _OURS + ("jax-jit-rev", "torch-rev", "autograd-rev")),
+        ),
+    ),
+    # Issue 5: the established libraries on the same problems, in the same run.  Peers
+    # not installed are skipped with one line each (pip install 'fwdrev[peers,symbolic]').
+    "peers": Suite(
+        name="peers",
+        summary="fwdrev's forward/reverse next to JAX (eager, jit), PyTorch, autograd, "
+                "finite differences and sympy: tanh-net (time vs n, m), ADBench's gmm/ba/lstm "
+                "(J/F and memory per size), the logistic map's expression swell (~10 min)",
+        entries=(
+            # Time vs n (m = 1: a gradient) and vs m (n = 64), every AD engine.
+            Entry(("tanh-net",), _OURS + _PEERS, n=[4, 64, 1024], m=[1]),
+            Entry(("tanh-net",), _OURS + _PEERS, n=[64], m=[256]),
+            # ADBench's problems (J/F per size as in its tables, and peak memory).  Eager
+            # JAX is left out here: it compiles every primitive on first use (~10 s per
+            # size on gmm) and is measured on tanh-net and lstm instead.
+            Entry(("gmm",), _OURS + _PEERS_ADBENCH + ("fd",),
+                  params={"d": [2, 10], "K": [5], "N": [1000]}),
+            Entry(("ba",), _OURS + _PEERS_ADBENCH + ("fd", "fd-forward"),
+                  params={"C": [2], "P": [4], "O": [8]}),
+            Entry(("ba",), _OURS + _PEERS_ADBENCH + ("fd", "fd-forward"),
+                  params={"C": [16], "P": [128], "O": [256]}),
+            # LSTM: the sequence length c is the tape-length knob.  XLA's fusion makes the
+            # jitted gradient of the unrolled loop grow exponentially in c (see the
+            # report), so jit runs at c <= 12 only; autograd-fwd's n traces at c = 8.
+            Entry(("lstm",), _OURS + ("jax-fwd", "jax-rev", "torch-fwd", "torch-rev",
+                                      "autograd-rev"), params={"l": [2], "c": [8, 32]}),
+            Entry(("lstm",), ("jax-jit-fwd", "autograd-fwd"), params={"l": [2], "c": [8]}),
+            Entry(("lstm",), ("jax-jit-rev",), params={"l": [2], "c": [4, 8, 12]}),
+            # The lecture's expression swell: symbolic f' vs AD on the logistic map.
+            Entry(("logistic-map",), ("symbolic", "forward", "reverse"),
+                  depth=[1, 2, 3, 4, 5, 6, 7, 8], params={"r": [4.0]}),
+            Entry(("homework",), ("symbolic", "forward", "reverse", "fd", "fd-forward")),
         ),
     ),
     "smoke": Suite(
