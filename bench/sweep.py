@@ -254,6 +254,7 @@ def measure_job(job: Job, point: _Point, options: Options, reference_names) -> d
         else:
             exact = eng.exact and engine_registry.get(ref).exact
             tol = engine_registry.EXACT_TOL if exact else engine_registry.APPROX_TOL
+            tol = max(tol, getattr(eng, "tolerance", None) or 0.0)   # an engine's own, looser
             rec.update({"max_rel_error": err, "tolerance": tol,
                         "ok": bool(math.isfinite(err) and err <= tol)})
     if options.memory:

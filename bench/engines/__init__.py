@@ -70,6 +70,8 @@ class Engine:
     settings: dict = {}
     #: True for engines whose result is exact up to rounding (AD, symbolic).
     exact: bool = True
+    #: Optional looser tolerance for this engine's check (e.g. one-sided differences).
+    tolerance: float | None = None
     #: Reference engines to check this one against, first available wins.
     references: tuple = ("reverse", "forward")
 
