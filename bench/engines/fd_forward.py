@@ -38,6 +38,11 @@ class ForwardDifferenceEngine(Engine):
     summary = "forward finite differences, h = sqrt(eps) max(1,|x_j|); n+1 evaluations"
     requires = ()
     exact = False
+    #: One-sided differences are good to ~sqrt(eps) = 1.5e-8 times a curvature factor
+    #: (central ones to ~eps^(2/3)), so the harness's 1e-5 for central differences is
+    #: too tight on curved problems (BA: 1.1e-5 measured).  ADBench checks finite
+    #: differences at 1e-4; so do we, for this engine only.
+    tolerance = 1e-4
     references = ("reverse", "forward")
 
     def version(self):
