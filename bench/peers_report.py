@@ -150,11 +150,11 @@ def win_sentences(records) -> list:
 
 
 def wins_table(records) -> list:
-    pts = _points(records)
+    pts = {k: v for k, v in _points(records).items() if any(e in OURS for e in v)}
     engines = [e for e in _engine_order(records) if any(e in v for v in pts.values())]
     lines = ["| problem | size | fastest | " + " | ".join(engines) + " |",
              "|---|---|---|" + "---|" * len(engines)]
-    for key in sorted(pts, key=lambda k: (k[0], k[4], k[3] or 0, k[2], k[1])):
+    for key in sorted(pts, key=_size_order(pts)):
         row = pts[key]
         fastest = min(row.values(), key=lambda r: r["time_median_s"])
         any_rec = next(iter(row.values()))
@@ -196,7 +196,7 @@ def adbench_tables(records) -> list:
         if not recs:
             continue
         engines = [e for e in _engine_order(records) if any(r["engine"] == e for r in recs)]
-        sizes = sorted({point_key(r) for r in recs}, key=lambda k: _in_size(recs, k))
+        sizes = sorted({point_key(r) for r in recs}, key=_size_order_recs(recs))
         head = "| size | F (NumPy) | " + " | ".join(engines) + " |"
         sep = "|---|---|" + "---|" * len(engines)
         jf, mem = [head, sep], [head.replace("F (NumPy)", "F (NumPy) peak"), sep]
@@ -216,6 +216,50 @@ def adbench_tables(records) -> list:
 
 def _in_size(recs, key):
     return next(r["in_size"] for r in recs if point_key(r) == key)
+
+
+def _params_order(key):
+    return tuple(sorted(json.loads(key[4]).items()))
+
+
+def _size_order(pts):
+    """Sort key of point keys: problem, input size, then the knobs and params."""
+    def order(key):
+        r = next(iter(pts[key].values()))
+        return (key[0], r["in_size"], key[1], key[2], key[3] or 0, _params_order(key))
+    return order
+
+
+def _size_order_recs(recs):
+    by_key = {point_key(r): r for r in recs}
+    return lambda key: (by_key[key]["in_size"], key[1], key[2], key[3] or 0,
+                        _params_order(key))
+
+
+def growth_sentences(records) -> list:
+    """For each ADBench problem and parameter that varies with the others fixed: the
+    fitted log-log slope of each engine's time in that parameter (time ~ p^slope)."""
+    out = []
+    usable = [r for r in _default(records).values() if r["problem"] in ADBENCH]
+    for problem in ADBENCH:
+        recs = [r for r in usable if r["problem"] == problem]
+        keys = sorted({k for r in recs for k in (r.get("params") or {})})
+        for key in keys:
+            series = defaultdict(dict)
+            for r in recs:
+                rest = tuple(sorted((k, v) for k, v in r["params"].items() if k != key))
+                series[(r["engine"], rest)][r["params"][key]] = r["time_median_s"]
+            parts = []
+            for (engine, rest), pts in sorted(series.items(), key=lambda kv: kv[0][0]):
+                if len(pts) < 2:
+                    continue
+                xs = sorted(pts)
+                slope = analysis.fit_slope(xs, [pts[x] for x in xs])
+                parts.append(f"{engine} {slope:.2f} ({key} = {xs[0]:g}..{xs[-1]:g}: "
+                             f"{_fmt_time(pts[xs[0]])} → {_fmt_time(pts[xs[-1]])})")
+            if parts:
+                out.append(f"**{problem}**, time ~ {key}^slope: " + "; ".join(parts) + ".")
+    return out
 
 
 def _ratio_cell(r):
@@ -379,7 +423,7 @@ def _grouped_bars(records, problem, value, ylabel, title, path) -> bool:
             if v:
                 ax.bar(i + (j - (len(engines) - 1) / 2) * width, v, width,
                        color=_style(e)["color"], label=e if i == 0 or not drawn else None,
-                       hatch="" if e in OURS else "//", edgecolor="black", linewidth=0.3)
+                       hatch="//" if is_peer(e) else "", edgecolor="black", linewidth=0.3)
                 drawn = True
     if not drawn:
         plt.close(fig)
@@ -429,10 +473,10 @@ def make_plots(records, outdir, prefix) -> list:
     drawn = []
 
     def out(name):
-        return os.path.join(outdir, f"{prefix}-peers-{name}.png")
+        return os.path.join(outdir, f"{prefix}-cmp-{name}.png")
 
     problems = list(dict.fromkeys(r["problem"] for r in records))
-    for problem in problems:
+    for problem in (p for p in problems if p not in ADBENCH):   # those get bar charts
         for knob in ("n", "m"):
             path = out(f"time-vs-{knob}-{problem}")
             if plot_time_vs(records, problem, knob, path):
@@ -478,7 +522,12 @@ def section(headers, records, outdir, name) -> list:
                   "J/F as ADBench defines it: derivative time over F's time *in the same "
                   "tool* (jit engines: jitted F; ours and FD: the NumPy F, also shown).  "
                   "Memory: peak resident memory of one derivative over the baseline, "
-                  "every allocation counted (ADBench never measured it).", ""] + ad
+                  "every allocation counted (ADBench never measured it).  The BA "
+                  "Jacobian is computed *dense* by every engine here (n forward passes "
+                  "or m reverse sweeps, no use of its sparsity), so its J/F grows with "
+                  "the problem size, unlike ADBench's per-observation sparse J (J/F ~ "
+                  "7-70): compare engines within a row, not with ADBench's BA table.", ""]
+        lines += [f"- {s}" for s in growth_sentences(records)] + [""] + ad
     jt = jit_table(records)
     if jt:
         lines += ["### Compile time of the jit engines", ""] + jt + [""]

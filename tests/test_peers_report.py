@@ -84,9 +84,9 @@ def test_section_flags_disagreement_and_draws(tmp_path):
     assert "| jax-jit-rev | jax 0.10.2 |" in text
     assert "| gmm | d=2 K=5 N=1000 (30 in) | jax-jit-rev | 1.5 s | 1 ms | 1.5e+03 |" in text
     pngs = sorted(p.name for p in tmp_path.iterdir())
-    assert "x-peers-time-vs-n-tanh-net.png" in pngs
-    assert "x-peers-jf-gmm.png" in pngs and "x-peers-memory-gmm.png" in pngs
-    assert "x-peers-swell.png" in pngs
+    assert "x-cmp-time-vs-n-tanh-net.png" in pngs
+    assert "x-cmp-jf-gmm.png" in pngs and "x-cmp-memory-gmm.png" in pngs
+    assert "x-cmp-swell.png" in pngs
     for name in pngs:
         assert f"]({name})" in text
 
@@ -118,3 +118,23 @@ def test_peers_suite_plans_every_peer_and_adbench_problem():
                     if j.problem == "logistic-map" and j.engine == "symbolic")
     assert depths == list(range(1, 9))
     assert len(jobs) <= 150                      # keeps the suite near ten minutes
+
+
+def test_growth_along_an_adbench_parameter():
+    records = [rec("lstm", e, t * c, params={"l": 2.0, "c": float(c), "b": 14.0},
+                   in_size=266, sizes={"own_f_time_s": 1e-4} if e != "reverse" else None)
+               for e, t in (("reverse", 1e-4), ("jax-jit-rev", 1e-6)) for c in (4, 8)]
+    records += [rec("lstm", "jax-jit-rev", 1e-6 * 4 * 2 ** 6,
+                    params={"l": 2.0, "c": 12.0, "b": 14.0}, in_size=266,
+                    sizes={"own_f_time_s": 1e-4})]
+    text = "\n".join(peers_report.growth_sentences(records))
+    assert "**lstm**, time ~ c^slope:" in text
+    assert "reverse 1.00 (c = 4..8" in text            # time = t c: linear in c
+    assert "jax-jit-rev" in text and "c = 4..12" in text
+
+
+def test_points_without_ours_are_not_in_the_wins_table():
+    records = sample() + [rec("lstm", "jax-jit-rev", 1e-3, params={"c": 12.0},
+                              sizes={"own_f_time_s": 1e-4})]
+    table = "\n".join(peers_report.wins_table(records))
+    assert "| lstm |" not in table and "| gmm |" in table
