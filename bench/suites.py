@@ -114,10 +114,10 @@ SUITES = {
             # LSTM: the sequence length c is the tape-length knob.  XLA's fusion makes the
             # jitted gradient of the unrolled loop grow exponentially in c (see the
             # report), so jit runs at c <= 12 only; autograd-fwd's n traces at c = 8.
+            Entry(("lstm",), _OURS + ("jax-jit-rev",), params={"l": [2], "c": [4, 8, 12]}),
             Entry(("lstm",), _OURS + ("jax-fwd", "jax-rev", "torch-fwd", "torch-rev",
                                       "autograd-rev"), params={"l": [2], "c": [8, 32]}),
             Entry(("lstm",), ("jax-jit-fwd", "autograd-fwd"), params={"l": [2], "c": [8]}),
-            Entry(("lstm",), ("jax-jit-rev",), params={"l": [2], "c": [4, 8, 12]}),
             # The lecture's expression swell: symbolic f' vs AD on the logistic map.
             Entry(("logistic-map",), ("symbolic", "forward", "reverse"),
                   depth=[1, 2, 3, 4, 5, 6, 7, 8], params={"r": [4.0]}),
