@@ -247,15 +247,21 @@ def correctness_findings(records) -> list:
 def records_table(records) -> list:
     head = ("| n | m | depth | engine | median | min | spread | first call | f time | "
             "deriv/f | peak mem | engine sizes | rel. error | ok |")
+    # Problems sized by --param (the ADBench ones) need their params to tell rows apart.
+    with_params = any(r.get("params") for r in records)
+    if with_params:
+        head = "| params " + head
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for r in sorted(records, key=lambda r: (json.dumps(r.get("params"), sort_keys=True),
                                             r["depth"] or 0, r["m"], r["n"],
                                             analysis.variant(r))):
-        sizes = ", ".join(f"{k} {fmt_bytes(v) if k.endswith('bytes') else v}"
+        sizes = ", ".join(f"{k} {fmt_bytes(v) if k.endswith('bytes') else _size_value(v)}"
                           for k, v in (r.get("engine_sizes") or {}).items())
+        params = " ".join(f"{k}={v:g}" for k, v in (r.get("params") or {}).items()) or "–"
         ok = "**FAILED**" if r.get("error") else {True: "yes", False: "**NO**",
                                                    None: "unchecked"}[r.get("ok")]
         lines.append(
+            (f"| {params} " if with_params else "") +
             f"| {r['n']} | {r['m']} | {r['depth'] if r['depth'] is not None else '–'} | "
             f"{analysis.variant(r)} | {fmt_time(r.get('time_median_s'))} | "
             f"{fmt_time(r.get('time_min_s'))} | {fmt_num(r.get('time_spread'), 2)} | "
@@ -263,6 +269,10 @@ def records_table(records) -> list:
             f"{fmt_num(r.get('grad_fun_ratio'))} | {fmt_bytes(r.get('peak_mem_bytes'))} | "
             f"{sizes or '–'} | {fmt_num(r.get('max_rel_error'), 2)} | {ok} |")
     return lines
+
+
+def _size_value(v):
+    return fmt_num(v) if isinstance(v, float) else v
 
 
 def slopes_table(records) -> list:
