@@ -214,10 +214,6 @@ def adbench_tables(records) -> list:
     return lines
 
 
-def _in_size(recs, key):
-    return next(r["in_size"] for r in recs if point_key(r) == key)
-
-
 def _params_order(key):
     return tuple(sorted(json.loads(key[4]).items()))
 
@@ -411,7 +407,7 @@ def _grouped_bars(records, problem, value, ylabel, title, path) -> bool:
     recs = [r for r in _default(records).values() if r["problem"] == problem]
     if not any(is_peer(r["engine"]) for r in recs):
         return False
-    sizes = sorted({point_key(r) for r in recs}, key=lambda k: _in_size(recs, k))
+    sizes = sorted({point_key(r) for r in recs}, key=_size_order_recs(recs))
     engines = [e for e in _engine_order(records) if any(r["engine"] == e for r in recs)]
     width = 0.85 / max(1, len(engines))
     fig, ax = plt.subplots(figsize=(max(8, 2.2 * len(sizes)), 5.2))
