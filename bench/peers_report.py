@@ -411,16 +411,17 @@ def _grouped_bars(records, problem, value, ylabel, title, path) -> bool:
     engines = [e for e in _engine_order(records) if any(r["engine"] == e for r in recs)]
     width = 0.85 / max(1, len(engines))
     fig, ax = plt.subplots(figsize=(max(8, 2.2 * len(sizes)), 5.2))
-    drawn = False
+    labelled = set()
     for j, e in enumerate(engines):
         for i, key in enumerate(sizes):
             r = next((r for r in recs if r["engine"] == e and point_key(r) == key), None)
             v = value(r) if r else None
             if v:
                 ax.bar(i + (j - (len(engines) - 1) / 2) * width, v, width,
-                       color=_style(e)["color"], label=e if i == 0 or not drawn else None,
+                       color=_style(e)["color"], label=None if e in labelled else e,
                        hatch="//" if is_peer(e) else "", edgecolor="black", linewidth=0.3)
-                drawn = True
+                labelled.add(e)
+    drawn = bool(labelled)
     if not drawn:
         plt.close(fig)
         return False
