@@ -118,6 +118,9 @@ SUITES = {
             Entry(("lstm",), _OURS + ("jax-fwd", "jax-rev", "torch-fwd", "torch-rev",
                                       "autograd-rev"), params={"l": [2], "c": [8, 32]}),
             Entry(("lstm",), ("jax-jit-fwd", "autograd-fwd"), params={"l": [2], "c": [8]}),
+            # Longer tapes for the memory plot (reverse stores ~60 ops per step).
+            Entry(("lstm",), _OURS + ("jax-rev", "torch-fwd", "torch-rev", "autograd-rev"),
+                  params={"l": [2], "c": [128, 512]}),
             # The lecture's expression swell: symbolic f' vs AD on the logistic map.
             Entry(("logistic-map",), ("symbolic", "forward", "reverse"),
                   depth=[1, 2, 3, 4, 5, 6, 7, 8], params={"r": [4.0]}),
