@@ -233,15 +233,19 @@ def cmd_run(args, argv) -> int:
         jobs = sweep.plan(args.problem, names, n=args.n, m=args.m, depth=args.depth,
                           params=params, chunk=args.chunk, seed=args.seed)
         out, overwrite = args.out or "results.jsonl", args.overwrite
-    usable = sweep.usable_engines(names)
+    skipped = []        # one line per missing optional engine, printed once input is valid
+    usable = sweep.usable_engines(names, log=skipped.append)
     jobs = [j for j in jobs if j.engine in usable]
     if not jobs:
-        raise UsageError("nothing to run: none of the requested engines is available")
+        raise UsageError("nothing to run: none of the requested engines is available"
+                         + (f" ({skipped[0].partition(': ')[2]})" if skipped else ""))
     sweep.check_memory(jobs)
     if args.out is None and suite is not None and not os.path.isdir(outdir):
         done = set()        # a new --outdir (checked creatable above): nothing to resume
     else:
         done = records.check_output(out, resume=args.resume, overwrite=overwrite)
+    for line in skipped:
+        print(line, file=sys.stderr)
 
     options = sweep.Options(min_sample_s=args.min_time, samples=args.samples,
                             max_time_s=args.max_time, memory=not args.no_memory)
