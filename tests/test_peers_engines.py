@@ -240,3 +240,17 @@ def test_list_shows_peer_versions():
     assert proc.returncode == 0
     line = proc.stdout.split("  jax-rev")[1].splitlines()[1]
     assert "available (jax " in line
+
+
+def test_vectorised_peers_refuse_sizes_that_cannot_fit():
+    """jacfwd pushes all n directions at once: the estimate scales with n, so a GMM
+    with millions of parameters is refused before it runs (no peer library needed)."""
+    from bench.errors import UsageError
+
+    jobs = sweep.plan(["gmm"], ["jax-jit-fwd", "torch-fwd"],
+                      params={"d": [64], "K": [50], "N": [1000]})
+    for job in jobs:
+        with pytest.raises(UsageError, match="estimated"):
+            sweep.check_memory([job], available=24 * 2**30)
+    small = sweep.plan(["gmm"], ["jax-jit-fwd"], params={"d": [2], "K": [5]})
+    sweep.check_memory(small, available=24 * 2**30)

@@ -40,6 +40,17 @@ class PeerEngine(Engine):
     #: Distribution name for the version (defaults to ``module``).
     dist: str | None = None
 
+    #: "forward" when the engine pushes all n directions at once (vmapped jacfwd),
+    #: "reverse" when it pulls all m cotangents at once (vmapped jacrev); the memory
+    #: estimate then scales the problem's intermediates by n or m.
+    vectorised: str | None = None
+
+    def estimate_bytes(self, footprint, in_size, out_size, settings):
+        width = {"forward": in_size, "reverse": out_size if out_size > 1 else 1}.get(
+            self.vectorised, 1)
+        return (footprint.data_bytes + 8 * in_size * (out_size + 1)
+                + footprint.work_bytes * (2 + width))
+
     def missing(self):
         try:
             found = importlib.util.find_spec(self.module) is not None

@@ -61,23 +61,27 @@ class _JaxEngine(PeerEngine):
 
 class JaxFwd(_JaxEngine):
     name = "jax-fwd"
+    vectorised = "forward"
     summary = "JAX jax.jacfwd, eager (op-by-op dispatch); all n directions vmapped"
 
 
 class JaxRev(_JaxEngine):
     name = "jax-rev"
+    vectorised = "reverse"
     summary = "JAX jax.grad / jax.jacrev, eager (op-by-op dispatch)"
     mode = "reverse"
 
 
 class JaxJitFwd(_JaxEngine):
     name = "jax-jit-fwd"
+    vectorised = "forward"
     summary = "JAX jax.jit(jax.jacfwd): XLA-compiled (compile time = first call)"
     jit = True
 
 
 class JaxJitRev(_JaxEngine):
     name = "jax-jit-rev"
+    vectorised = "reverse"
     summary = "JAX jax.jit(jax.grad / jax.jacrev): XLA-compiled (compile time = first call)"
     mode = "reverse"
     jit = True

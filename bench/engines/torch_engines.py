@@ -62,6 +62,7 @@ class _TorchEngine(PeerEngine):
 
 class TorchFwd(_TorchEngine):
     name = "torch-fwd"
+    vectorised = "forward"
     summary = "PyTorch torch.func.jacfwd (forward-mode dual tensors, n directions vmapped)"
 
     def build(self, f, x, scalar, settings):
@@ -78,6 +79,7 @@ class TorchFwd(_TorchEngine):
 
 class TorchRev(_TorchEngine):
     name = "torch-rev"
+    vectorised = "reverse"
     summary = "PyTorch backward() for gradients, torch.func.jacrev for Jacobians"
 
     def build(self, f, x, scalar, settings):
