@@ -53,7 +53,8 @@ SUITES = {
         name="default",
         summary="forward vs reverse over the tanh-net (n, m) grid (default chunking and "
                 "one direction per pass), gradients of the scalar problems, depth "
-                "studies, a chunk sweep, the lecture's examples (~4 min on 2 cores)",
+                "studies, a chunk sweep, the lecture's examples, a peers block for the "
+                "installed peers (~5 min on 2 cores)",
         entries=(
             # The point of the tool: the (n, m) grid, with the engines' default chunking
             # (up to 64 directions per pass, vectorised) ...
