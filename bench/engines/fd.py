@@ -39,6 +39,9 @@ class FiniteDifferenceEngine(Engine):
     requires = ()
     exact = False
     references = ("reverse", "forward")
+    #: ADBench's tolerance for finite differences: the central quotient's O(h^2) error,
+    #: with h scaled by max(1, |x_j|), reaches ~1e-5 on badly scaled problems (BA).
+    tolerance = 1e-4
 
     def version(self):
         return None
