@@ -173,6 +173,39 @@ def grad_findings(records) -> list:
     return out
 
 
+def per_op_findings(records) -> list:
+    """Nanoseconds per scalar operation, primal and each engine, for scalar-loop problems
+    (those that declare ``scalar_ops``), at each problem's largest measured size."""
+    from bench.problems import PROBLEMS, Size
+
+    out = []
+    for problem in dict.fromkeys(r["problem"] for r in records):
+        prob = PROBLEMS.get(problem)
+        if prob is None or prob.scalar_ops is None:
+            continue
+        timed = [r for r in records if r["problem"] == problem and r.get("time_median_s")]
+        if not timed:
+            continue
+        big = max(timed, key=lambda r: (r["n"] or 0) * (r["depth"] or 1))
+        at = [r for r in timed if (r["n"], r["depth"]) == (big["n"], big["depth"])]
+        ops = prob.scalar_ops(Size(n=big["n"], m=big["m"], depth=big["depth"],
+                                   params=big.get("params") or {}))
+        primal = big["fun_time_median_s"] / ops * 1e9
+        parts = ", ".join(
+            f"{r['engine'] + _settings_suffix(r)} {r['time_median_s'] / ops * 1e9:.3g} ns "
+            f"({r['time_median_s'] / big['fun_time_median_s']:.3g}× the primal)"
+            for r in sorted(at, key=lambda r: r["time_median_s"]))
+        size = f"depth={big['depth']}" if big["depth"] is not None else f"n={big['n']}"
+        out.append(f"**{problem}** at {size} ({ops} scalar ops): primal {primal:.3g} ns per op; "
+                   f"{parts}.")
+    return out
+
+
+def _settings_suffix(r) -> str:
+    s = {k: v for k, v in (r.get("settings") or {}).items() if v is not None}
+    return f"[{', '.join(f'{k}={v}' for k, v in s.items())}]" if s else ""
+
+
 def memory_findings(records) -> list:
     """Sentences: peak memory along depth, n and m per engine.
 
@@ -343,6 +376,9 @@ def write_report(headers, records, outdir, name, results_path) -> str:
         lines += ["", "### Engine settings", ""] + [f"- {s}" for s in sweeps]
     lines += ["", "### Cheap-gradient ratio", ""]
     lines += [f"- {s}" for s in grad_findings(records)] or ["No data."]
+    per_op = per_op_findings(records)
+    if per_op:
+        lines += ["", "### Time per scalar operation", ""] + [f"- {s}" for s in per_op]
     mem = memory_findings(records)
     if mem:
         lines += ["", "### Memory", ""] + [f"- {s}" for s in mem]

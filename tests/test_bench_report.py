@@ -126,3 +126,14 @@ def test_bytes_format(value, text):
     from bench.report import fmt_bytes
 
     assert fmt_bytes(value) == text
+
+
+def test_time_per_scalar_op_comes_from_the_problems_op_count():
+    from bench.report import per_op_findings
+    # logistic-loop declares 3 scalar ops per step: 1000 steps = 3000 ops
+    recs = [dict(rec(e, 1, 1, t, depth=1000, problem="logistic-loop"), fun_time_median_s=3e-6)
+            for e, t in (("forward-jit", 6e-6), ("reverse-jit", 1.2e-5))]
+    (line,) = per_op_findings(recs)
+    assert "3000 scalar ops" in line and "primal 1 ns per op" in line
+    assert "forward-jit 2 ns (2× the primal)" in line and "reverse-jit 4 ns (4× the primal)" in line
+    assert per_op_findings([dict(r, problem="tanh-net") for r in recs]) == []  # no op count

@@ -101,6 +101,9 @@ class Problem:
         params:     ``{"r": (default, meaning)}`` named float constants.
         min_n:      smallest meaningful ``n``.
         fixed:      ``{"n": 2}`` values of knobs the problem does not let vary.
+        scalar_ops: ``scalar_ops(size) -> int``, the exact number of scalar arithmetic
+                    operations of one evaluation, for scalar-loop problems: the report
+                    then gives nanoseconds per operation for the primal and every mode.
     """
 
     name: str
@@ -116,6 +119,7 @@ class Problem:
     params: dict = field(default_factory=dict)
     min_n: int = 1
     fixed: dict = field(default_factory=dict)
+    scalar_ops: Callable[[Size], int] | None = None
 
     def size(self, n=None, m=None, depth=None, params=None) -> Size:
         """Complete a partial size with this problem's defaults and fixed values.

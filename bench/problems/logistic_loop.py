@@ -76,4 +76,5 @@ PROBLEM = Problem(
     scalar=True,
     params={"r": (3.0, "map parameter (lecture: 4, chaotic; default 3 keeps f' finite)")},
     fixed={"n": 1},
+    scalar_ops=lambda size: 3 * size.depth,  # r * v, 1 - v, and their product
 )

@@ -67,4 +67,6 @@ PROBLEM = Problem(
                                      ops=8 * (size.n // 2)),
     scalar=True,
     min_n=2,
+    # per pair: a**2, b - ., (.)**2, 100 *, 1 - a, (.)**2, +, s + .
+    scalar_ops=lambda size: 8 * (size.n // 2),
 )
