@@ -406,6 +406,16 @@ def _register_nondiff():
 _register_nondiff()
 
 
+@numba.njit(inline="always")
+def check_index(n, i):
+    """``i`` as an index into a length-``n`` array inside njit code (negatives wrap)."""
+    if i < 0:
+        i += n
+    if i < 0 or i >= n:
+        raise IndexError("index out of bounds for an array of dual numbers or tape values")
+    return i
+
+
 def zeros(n, like):
     """A length-``n`` array of zeros "like" ``like``: plain float64 for a plain array;
     inside a derivative call an array of AD values (dual numbers, tape values) whose

@@ -279,15 +279,6 @@ _register_whole_array_refusals()
 # Arrays of duals inside njit code
 # ------------------------------------------------------------------------------------
 
-@numba.njit(inline="always")
-def _check_index(n, i):
-    if i < 0:
-        i += n
-    if i < 0 or i >= n:
-        raise IndexError("index out of bounds for an array of dual numbers")
-    return i
-
-
 @overload(len)
 def _len(a):
     if isinstance(a, DualArrayType):
@@ -300,7 +291,7 @@ def _getitem(a, i):
     if not isinstance(a, DualArrayType):
         return None
     if isinstance(i, types.Integer):
-        return lambda a, i: _load(a, _check_index(a.data.shape[0], i))
+        return lambda a, i: _load(a, nr.check_index(a.data.shape[0], i))
     if isinstance(i, types.SliceType):
         return lambda a, i: _wrap(a.data[i], a)
     raise nr.FwdrevTypingError(
@@ -321,10 +312,10 @@ def _setitem(a, i, v):
             raise nr.FwdrevTypingError(
                 f"{nr._MARK}storing a Dual[{v.k}] into a DualArray[{a.k}]: nested derivatives "
                 "are not supported inside @njit.")
-        return lambda a, i, v: _store(a, _check_index(a.data.shape[0], i), v)
+        return lambda a, i, v: _store(a, nr.check_index(a.data.shape[0], i), v)
     if nr._is_real(v):
         def impl(a, i, v):
-            j = _check_index(a.data.shape[0], i)
+            j = nr.check_index(a.data.shape[0], i)
             a.data[j, 0] = v
             a.data[j, 1:] = 0.0
         return impl

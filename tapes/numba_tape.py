@@ -224,15 +224,6 @@ nr.generate_overloads(MODE)
 # Arrays of tape values inside njit code
 # ------------------------------------------------------------------------------------
 
-@numba.njit(inline="always")
-def _check_index(n, i):
-    if i < 0:
-        i += n
-    if i < 0 or i >= n:
-        raise IndexError("index out of bounds for an array of tape values")
-    return i
-
-
 @overload(len)
 def _len(a):
     if isinstance(a, ActiveArrayType):
@@ -246,7 +237,7 @@ def _getitem(a, i):
         return None
     if isinstance(i, types.Integer):
         def impl(a, i):
-            j = _check_index(a.val.shape[0], i)
+            j = nr.check_index(a.val.shape[0], i)
             return _new_active(a.val[j], a.coef[j], a.idx[j], a.ctx)
         return impl
     if isinstance(i, types.SliceType):
@@ -266,14 +257,14 @@ def _setitem(a, i, v):
             "supported inside @njit (use an integer index).")
     if isinstance(v, ActiveType):
         def impl(a, i, v):
-            j = _check_index(a.val.shape[0], i)
+            j = nr.check_index(a.val.shape[0], i)
             a.val[j] = v.val
             a.coef[j] = v.coef
             a.idx[j] = v.idx
         return impl
     if nr._is_real(v):
         def impl(a, i, v):
-            j = _check_index(a.val.shape[0], i)
+            j = nr.check_index(a.val.shape[0], i)
             a.val[j] = v
             a.coef[j] = 0.0
             a.idx[j] = -1
@@ -745,12 +736,8 @@ class NjitRecording:
     """
 
     def __init__(self, f, args, argnums=0, on_guard_failure="rerecord"):
-        if on_guard_failure not in ("rerecord", "raise"):
-            raise ValueError("on_guard_failure must be 'rerecord' or 'raise'")
-        self.f = f
-        self.on_guard_failure = on_guard_failure
-        self.argnums, self.single = calls.normalize_argnums(argnums, len(args), "tapes.record")
-        self.rerecords = 0
+        from .replay import init_options
+        init_options(self, f, args, argnums, on_guard_failure)
         self._entries = 0
         self.value(*args)
 

@@ -26,6 +26,16 @@ def _same(a, b) -> bool:
     return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
 
 
+def init_options(rec, f, args, argnums, on_guard_failure):
+    """The attributes every kind of recording shares, validated once."""
+    if on_guard_failure not in ("rerecord", "raise"):
+        raise ValueError("on_guard_failure must be 'rerecord' or 'raise'")
+    rec.f = f
+    rec.on_guard_failure = on_guard_failure
+    rec.argnums, rec.single = calls.normalize_argnums(argnums, len(args), "tapes.record")
+    rec.rerecords = 0
+
+
 class Recording:
     """A function recorded once at some arguments; evaluate and differentiate it at others.
 
@@ -35,12 +45,7 @@ class Recording:
     """
 
     def __init__(self, f, args, argnums=0, on_guard_failure="rerecord"):
-        if on_guard_failure not in ("rerecord", "raise"):
-            raise ValueError("on_guard_failure must be 'rerecord' or 'raise'")
-        self.f = f
-        self.on_guard_failure = on_guard_failure
-        self.argnums, self.single = calls.normalize_argnums(argnums, len(args), "tapes.record")
-        self.rerecords = 0
+        init_options(self, f, args, argnums, on_guard_failure)
         self._record(args)
 
     def _record(self, args):
