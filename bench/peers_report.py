@@ -29,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bench import analysis  # noqa: E402
+from bench.report import fmt_bytes as _fmt_bytes, fmt_time as _fmt_time  # noqa: E402
 
 #: fwdrev's own AD engines (the compiled ones when present).
 OURS = ("forward", "reverse", "forward-jit", "reverse-jit")
@@ -44,22 +45,6 @@ def is_peer(engine: str) -> bool:
     return engine.startswith(PEER_PREFIXES)
 
 
-def _fmt_time(s):
-    if s is None:
-        return "–"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
-
-
-def _fmt_bytes(b):
-    if b is None:
-        return "–"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if b >= scale:
-            return f"{b / scale:.3g} {unit}"
-    return f"{b} B"
 
 
 def point_key(r):
