@@ -28,7 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench import analysis  # noqa: E402
+from bench import analysis, plots  # noqa: E402
 from bench.report import fmt_bytes as _fmt_bytes, fmt_time as _fmt_time  # noqa: E402
 
 #: fwdrev's own AD engines (the compiled ones when present).
@@ -382,9 +382,7 @@ def plot_time_vs(records, problem, knob, path) -> bool:
                  "thick solid: fwdrev; dashed: peers' forward mode; dash-dot: reverse")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.save(fig, path)
     return True
 
 
@@ -419,9 +417,7 @@ def _grouped_bars(records, problem, value, ylabel, title, path) -> bool:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.save(fig, path)
     return True
 
 
@@ -444,9 +440,7 @@ def plot_swell(rows, path) -> bool:
     ax.set_title("Expression swell: symbolic differentiation vs AD on l <- 4 l (1 - l)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.save(fig, path)
     return True
 
 

@@ -30,6 +30,14 @@ _MARKERS = ["o", "s", "^", "D"]
 _MAX_LINES = 3
 
 
+def save(fig, path, tight=True):
+    """Write ``fig`` as a PNG at the project's one resolution, then free it."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _colors(variants):
     cmap = plt.get_cmap("tab10")
     return {v: cmap(i % 10) for i, v in enumerate(sorted(variants))}
@@ -102,9 +110,7 @@ def _line_plot(groups, knob, ylabel, title, path, slope=True, extra=None, floor=
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _title(problem, label):
@@ -205,8 +211,7 @@ def plot_ratio(points, problem, path, label="", a="forward", b="reverse"):
     fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
     if handles:      # below the axes: inside, it would hide cells
         fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=8)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, tight=False)
     return True
 
 
@@ -240,9 +245,7 @@ def plot_grad_ratio(records, path):
     ax.set_title("Cheap-gradient ratio at each problem's largest measured input (m = 1 there)")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
