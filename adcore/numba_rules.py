@@ -34,7 +34,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core import errors as nb_errors
 from numba.core.imputils import RefType, impl_ret_borrowed, iternext_impl, lower_builtin
-from numba.extending import models, overload, register_model
+from numba.extending import models, overload, overload_attribute, register_model
 
 from . import nn, registry
 from .errors import UnsupportedOpError
@@ -414,6 +414,22 @@ def check_index(n, i):
     if i < 0 or i >= n:
         raise IndexError("index out of bounds for an array of dual numbers or tape values")
     return i
+
+
+def overload_length(array_type, length):
+    """``len(a)``, ``a.shape``, ``a.size`` and ``a.ndim`` inside njit code for a 1-D array
+    type of an engine (arrays of dual numbers, arrays of tape values); ``length`` is an
+    njit function returning the number of elements of an ``a``."""
+
+    @overload(len)
+    def _len(a):
+        if isinstance(a, array_type):
+            return lambda a: length(a)
+        return None
+
+    overload_attribute(array_type, "shape")(lambda a: lambda a: (length(a),))
+    overload_attribute(array_type, "size")(lambda a: lambda a: length(a))
+    overload_attribute(array_type, "ndim")(lambda a: lambda a: 1)
 
 
 def zeros(n, like):

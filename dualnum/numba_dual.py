@@ -35,7 +35,7 @@ import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.extending import (intrinsic, lower_cast, make_attribute_wrapper, models,
-                             overload, overload_attribute, overload_method, register_model)
+                             overload, overload_method, register_model)
 
 from adcore import calls, numba_rules as nr
 from adcore.errors import NonScalarOutputError
@@ -279,11 +279,7 @@ _register_whole_array_refusals()
 # Arrays of duals inside njit code
 # ------------------------------------------------------------------------------------
 
-@overload(len)
-def _len(a):
-    if isinstance(a, DualArrayType):
-        return lambda a: a.data.shape[0]
-    return None
+nr.overload_length(DualArrayType, numba.njit(inline="always")(lambda a: a.data.shape[0]))
 
 
 @overload(operator.getitem)
@@ -320,21 +316,6 @@ def _setitem(a, i, v):
             a.data[j, 1:] = 0.0
         return impl
     return None
-
-
-@overload_attribute(DualArrayType, "shape")
-def _shape(a):
-    return lambda a: (a.data.shape[0],)
-
-
-@overload_attribute(DualArrayType, "size")
-def _size(a):
-    return lambda a: a.data.shape[0]
-
-
-@overload_attribute(DualArrayType, "ndim")
-def _ndim(a):
-    return lambda a: 1
 
 
 @overload_method(DualArrayType, "copy")

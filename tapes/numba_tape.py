@@ -36,7 +36,7 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import (intrinsic, lower_cast, make_attribute_wrapper, models,
-                             overload, overload_attribute, overload_method, register_model)
+                             overload, overload_method, register_model)
 
 from adcore import calls, numba_rules as nr
 from adcore.errors import NonScalarOutputError
@@ -224,11 +224,7 @@ nr.generate_overloads(MODE)
 # Arrays of tape values inside njit code
 # ------------------------------------------------------------------------------------
 
-@overload(len)
-def _len(a):
-    if isinstance(a, ActiveArrayType):
-        return lambda a: a.val.shape[0]
-    return None
+nr.overload_length(ActiveArrayType, numba.njit(inline="always")(lambda a: a.val.shape[0]))
 
 
 @overload(operator.getitem)
@@ -270,21 +266,6 @@ def _setitem(a, i, v):
             a.idx[j] = -1
         return impl
     return None
-
-
-@overload_attribute(ActiveArrayType, "shape")
-def _shape(a):
-    return lambda a: (a.val.shape[0],)
-
-
-@overload_attribute(ActiveArrayType, "size")
-def _size(a):
-    return lambda a: a.val.shape[0]
-
-
-@overload_attribute(ActiveArrayType, "ndim")
-def _ndim(a):
-    return lambda a: 1
 
 
 @overload_method(ActiveArrayType, "copy")

@@ -126,10 +126,10 @@ def test_arrays_of_duals_support_iteration_slices_and_zeros_like():
         buf = nr.zeros(3, x)
         buf[1] = x[-1]
         buf[2] = 2.0
-        return s + np.sum(buf) + x.copy()[0] * x.size + x.shape[0] * 0.0
+        return s + np.sum(buf) + x.copy()[0] * x.size + x.shape[0] * 0.0 + x.ndim
 
     def f_py(x):
-        return (np.sum(x[:-1] * x[1:]) + x[-1] + 2.0 + x[0] * x.size)
+        return (np.sum(x[:-1] * x[1:]) + x[-1] + 2.0 + x[0] * x.size + x.ndim)
 
     np.testing.assert_allclose(dualnum.grad(f)(X), dualnum.grad(f_py)(X), rtol=1e-12)
     np.testing.assert_allclose(tapes.grad(f)(X), tapes.grad(f_py)(X), rtol=1e-12)
