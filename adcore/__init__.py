@@ -20,7 +20,7 @@ from . import rules, calls
 from . import ops_elementwise, ops_structural, nondiff, composites  # noqa: F401  (registration)
 from .ops_structural import index_add
 from .nn import logsumexp, relu, sigmoid, softplus
-from .linear import strong_mul, unbroadcast, pad_batch
+from .linear import masked_mul, unbroadcast, pad_batch
 
 __all__ = [
     "defop", "get_op", "registered_ops", "unregister", "register_numpy_alias", "numpy_entry_points",
@@ -29,5 +29,5 @@ __all__ = [
     "sigmoid", "relu", "softplus", "logsumexp", "index_add",
     "ADError", "ConcretizationError", "GuardError", "MutationError", "NonFloatInputError",
     "NonScalarOutputError", "RegistrationError", "TracerLeakError", "UnsupportedOpError",
-    "strong_mul", "unbroadcast", "pad_batch",
+    "masked_mul", "unbroadcast", "pad_batch",
 ]

@@ -59,18 +59,35 @@ def normalize_argnums(argnums, nargs: int, where: str):
     return tuple(int(a) % nargs for a in nums), single
 
 
+def _refuse_array_subclass(x, where: str, what: str):
+    """Array subclasses whose meaning a plain float array would silently drop."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise NonFloatInputError(
+            f"{where}: {what} is a masked array (np.ma.MaskedArray); its mask would be lost "
+            "(the derivative would be taken at the masked entries' hidden values too). Pass "
+            "x.filled(value) or x.compressed(), or apply the mask inside the function with "
+            "np.where.")
+    if isinstance(x, np.matrix):
+        raise NonFloatInputError(
+            f"{where}: {what} is an np.matrix; its matrix semantics of * and ** would be "
+            "lost. Pass np.asarray(x) and write @ for matrix products.")
+
+
 def as_float_input(x, where: str, argnum: int, promote_int: bool = False):
     """Check that a differentiated argument is floating point; return it as an array.
 
     Integer and boolean inputs are refused (their derivative would be silently wrong for
     step functions and rounding): pass floats. ``promote_int`` (used by
     ``derivative(f)(2)``) turns a Python or NumPy integer *scalar* into a float instead.
+    Complex inputs, masked arrays and ``np.matrix`` are refused too (complex derivatives
+    are not supported; a mask or matrix semantics would be silently dropped).
     """
     if isinstance(x, Traced):  # a value of an outer derivative call: nested use
         dtype = np.result_type(value_of(x))
         if not np.issubdtype(dtype, np.floating):
             raise NonFloatInputError(f"{where}: argument {argnum} has dtype {dtype}")
         return x
+    _refuse_array_subclass(x, where, f"argument {argnum}")
     arr = np.asarray(x)
     if arr.dtype == object:
         raise NonFloatInputError(
@@ -88,7 +105,94 @@ def as_float_input(x, where: str, argnum: int, promote_int: bool = False):
     )
 
 
+def float_dtype(like):
+    """The floating dtype derivatives of ``like`` are returned in: ``like``'s own float
+    dtype (float32 stays float32), float64 for anything else (integers, Python floats)."""
+    dt = np.result_type(value_of(like)) if not isinstance(like, np.dtype) else like
+    return dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64)
+
+
+def as_float_direction(t, where: str, like):
+    """Validate a tangent (``jvp``) or cotangent (``vjp``) ``t`` for the primal ``like``.
+
+    Real floating and integer values are returned as an array of ``like``'s float dtype
+    (:func:`float_dtype`); a traced ``t`` (a direction that is itself differentiated by an
+    outer call) is returned as it is if its values are real floats. Complex directions
+    are refused (complex derivatives are not supported: casting would silently drop the
+    imaginary part), and so are booleans, strings, objects, ``None`` and masked arrays.
+    The shape is left to the caller to check.
+    """
+    if isinstance(t, Traced):
+        dtype = np.result_type(value_of(t))
+        if not np.issubdtype(dtype, np.floating):
+            raise NonFloatInputError(f"{where}: the traced direction has dtype {dtype}; it must "
+                                     "be real floating point")
+        return t
+    if t is None or isinstance(t, (str, bytes)):
+        raise NonFloatInputError(f"{where}: the direction is {_describe(t)}, not a real number "
+                                 "or a real array")
+    _refuse_array_subclass(t, where, "the direction")
+    arr = np.asarray(t)
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise NonFloatInputError(
+            f"{where}: the direction has complex dtype {arr.dtype}; complex tangents and "
+            "cotangents are not supported (the imaginary part would be dropped). Pass the real "
+            "and imaginary parts as two separate calls.")
+    if kind not in "fiu":
+        what = "boolean" if kind == "b" else f"non-numeric ({arr.dtype})"
+        raise NonFloatInputError(
+            f"{where}: the direction has {what} dtype; pass real floating-point values "
+            f"(e.g. np.asarray(v, dtype=float)).")
+    return arr.astype(float_dtype(like), copy=False)
+
+
+def _describe(out) -> str:
+    if out is None:
+        return "None"
+    if isinstance(out, (bool, np.bool_)):
+        return f"a bool ({out!r})"
+    if isinstance(out, (str, bytes)):
+        return f"a {type(out).__name__} ({out!r:.40})"
+    return f"a {type(out).__name__}"
+
+
+def check_output_kind(out, where: str):
+    """Refuse an output that has no derivative to return: ``None``, a string, a bool (or a
+    boolean array), an object array — raised as ``TypeError`` naming what was returned —
+    and a complex output (:class:`~adcore.errors.NonFloatInputError`: complex derivatives
+    are not supported; taking them would silently drop the imaginary part). Integer
+    outputs are constants (their derivative is exactly zero) and pass."""
+    if isinstance(out, (tuple, list, dict)):
+        raise TypeError(f"{where}: the function must return one array or scalar, not a "
+                        f"{type(out).__name__}")
+    v = value_of(out)
+    if v is None or isinstance(v, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{where}: the function returned {_describe(v)}; a derivative needs a "
+                        "real floating-point scalar or array as the output. Return the value "
+                        "to differentiate (e.g. the float expression, not a comparison).")
+    if isinstance(v, np.ma.MaskedArray):
+        raise TypeError(f"{where}: the function returned a masked array; its mask would be "
+                        "lost. Return out.filled(value) or apply the mask with np.where.")
+    try:
+        dtype = np.result_type(v)
+    except TypeError:
+        raise TypeError(f"{where}: the function returned {_describe(v)}, not a numeric "
+                        "scalar or array") from None
+    if dtype.kind == "c":
+        raise NonFloatInputError(
+            f"{where}: the function returned a complex value (dtype {dtype}); complex "
+            "derivatives are not supported (the imaginary part would be silently dropped). "
+            "Differentiate the real and the imaginary part as two real-valued functions, "
+            "written with real arithmetic.")
+    if dtype.kind not in "fiu":
+        what = "boolean" if dtype.kind == "b" else f"non-numeric ({dtype})"
+        raise TypeError(f"{where}: the function returned a {what} array of shape "
+                        f"{np.shape(v)}; a derivative needs a real floating-point output.")
+
+
 def check_scalar_output(out, where: str, suggestion: str):
+    check_output_kind(out, where)
     shape = np.shape(value_of(out))
     if shape != ():
         raise NonScalarOutputError(
@@ -99,9 +203,8 @@ def check_scalar_output(out, where: str, suggestion: str):
 
 
 def check_single_output(out, where: str):
-    if isinstance(out, (tuple, list, dict)):
-        raise TypeError(f"{where}: the function must return one array or scalar, not a "
-                        f"{type(out).__name__}")
+    """One real-valued array or scalar (see :func:`check_output_kind`)."""
+    check_output_kind(out, where)
 
 
 def assemble_jacobian(blocks, out_shape, in_shape, by: str):

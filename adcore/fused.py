@@ -2,11 +2,13 @@
 
 :func:`adcore.rules.jvp` and :func:`adcore.rules.vjp` evaluate an elementwise rule with
 NumPy: the partial (one or more temporaries), the product with the tangent or
-cotangent, a finiteness check (:func:`adcore.linear.strong_mul`) and, for several
+cotangent, a finiteness check (:func:`adcore.linear.masked_mul`) and, for several
 inputs, the sum — several passes over memory and several fresh arrays. For one
 direction (k = 1) on large float64 arrays, a kernel generated from the registry entry
 does it in one pass into one output: the same partials (the registry's lambdas under
-``numba.njit``), the same strong-zero rule, the same summation order.
+``numba.njit``), the same summation order. A kernel is used only where no input (co)tangent
+has structural zeros (:mod:`adcore.rules`); if its result has a NaN -- where a partial's
+structural zero may have met an inf -- the NumPy rule is run instead.
 
 Which ops use it was *measured* (``python -m bench.fused_kernels``, n = 1e6, both the
 NumPy rule and the kernel allocating their outputs): the kernel is used for the ops in
@@ -36,12 +38,12 @@ FUSED_JVP = frozenset({
     "subtract", "multiply", "divide", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2",
     "expm1", "log", "log2", "log10", "log1p", "tan", "arcsin", "arccos", "arctan", "arctan2",
     "hypot", "tanh", "arcsinh", "arccosh", "arctanh", "abs", "maximum", "minimum", "clip",
-    "sigmoid", "relu"})
+    "relu"})
 #: reverse rules faster fused
 FUSED_VJP = frozenset({
     "divide", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2", "expm1", "log", "log2",
     "log10", "log1p", "tan", "arcsin", "arccos", "arctan", "arctan2", "hypot", "tanh",
-    "arcsinh", "arccosh", "arctanh", "abs", "maximum", "minimum", "sigmoid", "relu"})
+    "arcsinh", "arccosh", "arctanh", "abs", "maximum", "minimum", "relu"})
 MIN_SIZE = 1 << 16
 enabled = os.environ.get("FWDREV_FUSED", "1") != "0"
 
@@ -50,25 +52,16 @@ _mod = None
 
 
 def _loop(head, terms, store):
-    """Source of a kernel: a plain multiply-add loop that vectorises, then — only if some
-    result is NaN, the one way a zero factor can matter — an exact pass over those
-    elements with the strong-zero rule (adcore.linear.strong_mul)."""
+    """Source of a kernel: a plain multiply-add loop that vectorises. It returns True if
+    some result is NaN -- the one way a structural zero (which the kernel does not know
+    about) could have met an inf -- and the caller then uses the NumPy rule instead."""
     fast = [f"            acc = {p} * {t}" if n == 0 else f"            acc = acc + {p} * {t}"
             for n, (p, t) in enumerate(terms)]
-    slow = []
-    for n, (p, t) in enumerate(terms):
-        slow += [f"                pp = {p}",
-                 f"                tt = {t}",
-                 "                r = 0.0 if (pp == 0.0 or tt == 0.0) else pp * tt",
-                 "                acc = r" if n == 0 else "                acc = acc + r"]
     body = [head,
             "    bad = False",
             "    for i in range(out.shape[0]):",
             "        if True:"] + fast + [f"            {s_} = acc" for s_ in store[:1]]
     body += ["            bad |= acc != acc"]
-    body += ["    if bad:",
-             "        for i in range(out.shape[0]):",
-             f"            if {store[0]} != {store[0]}:"] + slow + [f"                {store[0]} = acc"]
     return body
 
 
@@ -91,19 +84,22 @@ def _source(ops, digest):
                 lines += deco + _loop(
                     f"def jvp_{c}_{mask}(out, {', '.join(xs)}, {', '.join(ts)}, res):",
                     [(f"p_{c}_{j}(out[i], {vals})", f"t{j}[i]") for j in act], ["res[i]"])
+                lines += ["    return bad"]
             if c in FUSED_VJP:
                 gs = [f"g{j}" for j in act]
                 lines += deco + [
-                    f"def vjp_{c}_{mask}(out, {', '.join(xs)}, g, {', '.join(gs)}):"]
+                    f"def vjp_{c}_{mask}(out, {', '.join(xs)}, g, {', '.join(gs)}):",
+                    "    any_bad = False"]
                 for j in act:
                     inner = _loop("", [(f"p_{c}_{j}(out[i], {vals})", "g[i]")], [f"g{j}[i]"])
-                    lines += inner[1:]
+                    lines += inner[1:] + ["    any_bad |= bad"]
+                lines += ["    return any_bad"]
     lines += ["", "", "pw_0 = _nr.scalar_rule(_ops['power']).partials[0]"]
     for y in range(4):  # the exponent is a constant of the source: pow folds
         for mode, arg in (("jvp", "t"), ("vjp", "g")):
             lines += ["", "", "@numba.njit(cache=True, error_model='numpy')"] + _loop(
                 f"def {mode}_power_{y}(out, x, {arg}, res):",
-                [(f"pw_0(out[i], x[i], {y})", f"{arg}[i]")], ["res[i]"])
+                [(f"pw_0(out[i], x[i], {y})", f"{arg}[i]")], ["res[i]"]) + ["    return bad"]
     return "\n".join(lines) + "\n"
 
 
@@ -160,8 +156,9 @@ def jvp(op, out, primals, tangents):
         if (x is not None and type(t) is np.ndarray and t.shape == (1,) + out.shape
                 and t.dtype == np.float64 and t.flags.c_contiguous):
             res = np.empty((1,) + out.shape)
-            getattr(kernels(), f"jvp_power_{y}")(out.reshape(-1), x, t.reshape(-1),
-                                                   res.reshape(-1))
+            if getattr(kernels(), f"jvp_power_{y}")(out.reshape(-1), x, t.reshape(-1),
+                                                      res.reshape(-1)):
+                return None
             return res
         return None
     if op.name not in FUSED_JVP or not _out_ok(out):
@@ -182,7 +179,8 @@ def jvp(op, out, primals, tangents):
     if not mask:
         return None
     res = np.empty((1,) + shape)
-    getattr(kernels(), f"jvp_{op.name}_{mask}")(out.reshape(-1), *xs, *ts, res.reshape(-1))
+    if getattr(kernels(), f"jvp_{op.name}_{mask}")(out.reshape(-1), *xs, *ts, res.reshape(-1)):
+        return None
     return res
 
 
@@ -205,7 +203,8 @@ def vjp(op, g, needed, out, primals):
         if x is None or not needed[0] or np.shape(primals[0]) != shape:
             return None
         res = np.empty((1,) + shape)
-        getattr(kernels(), f"vjp_power_{y}")(out.reshape(-1), x, g1, res.reshape(-1))
+        if getattr(kernels(), f"vjp_power_{y}")(out.reshape(-1), x, g1, res.reshape(-1)):
+            return None
         return res, None
     xs = [_flat(x, shape) for x in primals]
     if any(x is None for x in xs):
@@ -219,7 +218,8 @@ def vjp(op, g, needed, out, primals):
             outs.append(np.empty((1,) + shape))
     if not mask:
         return None
-    getattr(kernels(), f"vjp_{op.name}_{mask}")(out.reshape(-1), *xs, g1,
-                                                *[o.reshape(-1) for o in outs])
+    if getattr(kernels(), f"vjp_{op.name}_{mask}")(out.reshape(-1), *xs, g1,
+                                                   *[o.reshape(-1) for o in outs]):
+        return None
     it = iter(outs)
     return tuple(next(it) if need else None for need in needed)

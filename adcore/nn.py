@@ -8,6 +8,7 @@ from .registry import get_op
 from .tracing import apply
 
 _SIGMOID, _RELU, _SOFTPLUS = get_op("sigmoid"), get_op("relu"), get_op("softplus")
+_KINK = get_op("kink")
 
 
 def sigmoid(x):
@@ -23,6 +24,13 @@ def relu(x):
 def softplus(x):
     """log(1 + exp(x)) elementwise, without overflow."""
     return apply(_SOFTPLUS, x)
+
+
+def kink(p, x, m):
+    """``p``; its derivative is inf where ``m == 1`` (p is a convention at a kink of an op of
+    ``x``, e.g. abs'(0) = 0). Rules use it so that a second derivative through a
+    convention is NaN, not a wrong finite number (see :mod:`adcore.rules`)."""
+    return apply(_KINK, p, x, m)
 
 
 __all__ = ["sigmoid", "relu", "softplus", "logsumexp"]

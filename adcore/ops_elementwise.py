@@ -24,8 +24,8 @@ Kink conventions (one subgradient per op, identical in both modes):
 """
 import numpy as np
 
-from .registry import POSITIVE, REAL, UNIT, Domain, defop
-from . import nn_primals as nnp
+from .registry import POSITIVE, REAL, UNIT, ConstZero, Domain, defop
+from . import nn_primals as nnp, rules
 
 inf = float("inf")
 _NONZERO = Domain(-2.0, 2.0, avoid=(0.0,), margin=0.3)
@@ -33,21 +33,28 @@ _AWAY_FROM_0 = Domain(-2.0, 2.0, avoid=(0.0,), margin=0.05)
 _LOG2, _LOG10 = np.log(2.0), np.log(10.0)
 
 
-def elementwise(name, primal, *partials, numpy=(), domains=(REAL,), kink="", special=()):
+def elementwise(name, primal, *partials, numpy=(), domains=(REAL,), kink="", special=(),
+                szero=None, kinks=None):
     """Register an elementwise op; ``numpy`` defaults to the primal when it is a ufunc."""
     if not numpy and isinstance(primal, np.ufunc):
         numpy = (primal,)
     return defop(name, primal, partials=partials, numpy=numpy, domains=domains, kink=kink,
-                 special=special)
+                 special=special, szero=szero, kinks=kinks)
+
+
+# Structural zeros of partials (registry.defop's ``szero``): where the op does not depend
+# on an input at all. ConstZero(j, pred): where input j is a plain constant and pred holds.
+_TIE = lambda o, x, y: x == y  # noqa: E731 - a maximum/minimum tie: the 1/2 split is a convention
 
 
 # name           primal          partials (out, *inputs) -> d out / d input_i
 elementwise("add",        np.add,        lambda o, x, y: 1.0,  lambda o, x, y: 1.0)
 elementwise("subtract",   np.subtract,   lambda o, x, y: 1.0,  lambda o, x, y: -1.0)
-elementwise("multiply",   np.multiply,   lambda o, x, y: y,    lambda o, x, y: x)
+elementwise("multiply",   np.multiply,   lambda o, x, y: y,    lambda o, x, y: x,
+            szero=(ConstZero(1, lambda o, x, y: y == 0), ConstZero(0, lambda o, x, y: x == 0)))
 # d(x/y)/dy = -x/y^2 written as -out/y: one division, and exact wherever out is.
 elementwise("divide",     np.divide,     lambda o, x, y: 1.0 / y, lambda o, x, y: -o / y,
-            domains=(REAL, _NONZERO))
+            domains=(REAL, _NONZERO), szero=(None, ConstZero(0, lambda o, x, y: x == 0)))
 elementwise("negative",   np.negative,   lambda o, x: -1.0)
 elementwise("positive",   np.positive,   lambda o, x: 1.0)
 # y == 0 is added to the exponent so the y == 0 case is 0 * x**0 = 0, not 0 * inf at x = 0;
@@ -56,6 +63,10 @@ elementwise("power",      np.power,      lambda o, x, y: y * x ** (y - 1.0 + (y 
                                          lambda o, x, y: o * np.log(x + (x == 0)),
             domains=(POSITIVE, REAL),
             kink="d/dx is 0 where y == 0; d/dy is 0 where x == 0",
+            # x**0 is the constant 1; 1**y and (for y > 0) 0**y are constants too
+            szero=(ConstZero(1, lambda o, x, y: y == 0),
+                   ConstZero(0, lambda o, x, y: (x == 1) | ((x == 0) & (y > 0)))),
+            kinks=(lambda o, x, y: (x == 0) & (y == 0), lambda o, x, y: x == 0),
             special=(((0.0, 0.0), (0.0, 0.0)), ((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, _LOG2))))
 elementwise("square",     np.square,     lambda o, x: 2.0 * x)
 elementwise("sqrt",       np.sqrt,       lambda o, x: 0.5 / o, domains=(POSITIVE,),
@@ -78,8 +89,12 @@ elementwise("arctan",     np.arctan,     lambda o, x: 1.0 / (1.0 + x * x))
 elementwise("arctan2",    np.arctan2,    lambda o, y, x: x / (x * x + y * y),
                                          lambda o, y, x: -y / (x * x + y * y),
             domains=(REAL, _NONZERO))
-elementwise("hypot",      np.hypot,      lambda o, x, y: x / o, lambda o, x, y: y / o,
-            domains=(_NONZERO,))
+# at the origin d hypot = (0, 0), the convention of abs'(0) and of np.linalg.norm at 0
+elementwise("hypot",      np.hypot,      lambda o, x, y: x / (o + (o == 0)),
+                                         lambda o, x, y: y / (o + (o == 0)),
+            domains=(_NONZERO,), kink="the gradient at the origin is (0, 0)",
+            special=(((0.0, 0.0), (0.0, 0.0)),),
+            kinks=(lambda o, x, y: o == 0,) * 2)
 elementwise("sinh",       np.sinh,       lambda o, x: np.cosh(x))
 elementwise("cosh",       np.cosh,       lambda o, x: np.sinh(x))
 elementwise("tanh",       np.tanh,       lambda o, x: 1.0 - o * o,
@@ -89,19 +104,30 @@ elementwise("arccosh",    np.arccosh,    lambda o, x: 1.0 / np.sqrt(x * x - 1.0)
             domains=(Domain(1.2, 3.0),))
 elementwise("arctanh",    np.arctanh,    lambda o, x: 1.0 / (1.0 - x * x), domains=(UNIT,))
 elementwise("abs",        np.absolute,   lambda o, x: np.sign(x), domains=(_AWAY_FROM_0,),
-            kink="d|x|/dx = sign(x): 0 at x = 0", special=(((0.0,), (0.0,)),))
+            kink="d|x|/dx = sign(x): 0 at x = 0", special=(((0.0,), (0.0,)),),
+            kinks=(lambda o, x: x == 0,))
 elementwise("sign",       np.sign,       lambda o, x: np.zeros_like(x), domains=(_AWAY_FROM_0,),
-            kink="derivative 0 everywhere, including x = 0", special=(((0.0,), (0.0,)),))
+            kink="derivative 0 everywhere, including x = 0", special=(((0.0,), (0.0,)),),
+            szero=(lambda o, x: x != 0,), kinks=(lambda o, x: x == 0,))
 elementwise("maximum",    np.maximum,    lambda o, x, y: (x > y) + 0.5 * (x == y),
                                          lambda o, x, y: (y > x) + 0.5 * (x == y),
             kink="the larger input gets the derivative; a tie splits it 1/2, 1/2",
-            special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (1.0, 0.0))))
+            special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (1.0, 0.0))),
+            szero=(lambda o, x, y: y > x, lambda o, x, y: x > y), kinks=(_TIE, _TIE))
 elementwise("minimum",    np.minimum,    lambda o, x, y: (x < y) + 0.5 * (x == y),
                                          lambda o, x, y: (y < x) + 0.5 * (x == y),
             kink="the smaller input gets the derivative; a tie splits it 1/2, 1/2",
-            special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (0.0, 1.0))))
-elementwise("logaddexp",  np.logaddexp,  lambda o, x, y: np.exp(x - o), lambda o, x, y: np.exp(y - o),
-            special=(((1000.0, 0.0), (1.0, 0.0)),))
+            special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (0.0, 1.0))),
+            szero=(lambda o, x, y: y < x, lambda o, x, y: x < y), kinks=(_TIE, _TIE))
+# d/dx = sigmoid(x - y) = 1 / (1 + exp(y - x)): no cancellation in either tail, and equal
+# infinite arguments (y - x is NaN) give the limit along x = y, 1/2 each (fmax(d, 0) +
+# fmin(d, 0) is d with NaN replaced by 0, in arithmetic numba compiles for scalars)
+elementwise("logaddexp",  np.logaddexp,
+            lambda o, x, y: 1.0 / (1.0 + np.exp(np.fmax(y - x, 0.0) + np.fmin(y - x, 0.0))),
+            lambda o, x, y: 1.0 / (1.0 + np.exp(np.fmax(x - y, 0.0) + np.fmin(x - y, 0.0))),
+            special=(((1000.0, 0.0), (1.0, 0.0)), ((-inf, -inf), (0.5, 0.5)),
+                     ((-inf, 0.0), (0.0, 1.0))),
+            szero=(ConstZero(0, lambda o, x, y: x == -inf), ConstZero(1, lambda o, x, y: y == -inf)))
 elementwise("clip",       nnp.clip,      lambda o, x, lo, hi: (x >= lo) * (x <= hi) * 1.0,
                                          lambda o, x, lo, hi: (x < lo) * 1.0,
                                          lambda o, x, lo, hi: (x > hi) * 1.0,
@@ -109,11 +135,42 @@ elementwise("clip",       nnp.clip,      lambda o, x, lo, hi: (x >= lo) * (x <= 
             kink="d/dx = 1 on the closed interval lo <= x <= hi; d/dlo = 1 where x < lo; "
                  "d/dhi = 1 where x > hi",
             special=(((-1.0, -1.0, 1.0), (1.0, 0.0, 0.0)), ((1.0, -1.0, 1.0), (1.0, 0.0, 0.0)),
-                     ((2.0, -1.0, 1.0), (0.0, 0.0, 1.0))))
-elementwise("sigmoid",    nnp.sigmoid,   lambda o, x: o * (1.0 - o),
+                     ((2.0, -1.0, 1.0), (0.0, 0.0, 1.0))),
+            szero=(lambda o, x, lo, hi: (x < lo) | (x > hi),
+                   lambda o, x, lo, hi: x > lo, lambda o, x, lo, hi: x < hi),
+            kinks=(lambda o, x, lo, hi: (x == lo) | (x == hi),
+                   lambda o, x, lo, hi: x == lo, lambda o, x, lo, hi: x == hi))
+# sigmoid' = sigmoid(x) sigmoid(-x), with sigmoid(-x) = exp(-logaddexp(0, x)) computed
+# directly: 1 - sigmoid(x) cancels to 0 for x > 37 (sigmoid'(50) = 1.9e-22, not 0)
+elementwise("sigmoid",    nnp.sigmoid,   lambda o, x: o * np.exp(-np.logaddexp(0.0, x)),
             special=(((800.0,), (0.0,)), ((-800.0,), (0.0,)), ((0.0,), (0.25,))))
 elementwise("relu",       nnp.relu,      lambda o, x: (x > 0) * 1.0, domains=(_AWAY_FROM_0,),
-            kink="0 at x = 0", special=(((0.0,), (0.0,)), ((1.0,), (1.0,))))
-# softplus' = sigmoid(x) = exp(x - softplus(x)): no overflow for large |x|.
-elementwise("softplus",   nnp.softplus,  lambda o, x: np.exp(x - o),
+            kink="0 at x = 0", special=(((0.0,), (0.0,)), ((1.0,), (1.0,))),
+            szero=(lambda o, x: x < 0,), kinks=(lambda o, x: x == 0,))
+# softplus' = sigmoid(x) = exp(-logaddexp(0, -x)): no overflow for large |x|, and its own
+# derivative has no 1 - sigmoid cancellation (softplus''(40) = 4.2e-18, not 0)
+elementwise("softplus",   nnp.softplus,  lambda o, x: np.exp(-np.logaddexp(0.0, -x)),
             special=(((800.0,), (1.0,)), ((-800.0,), (0.0,))))
+# NaN-ignoring maximum/minimum: a NaN argument loses (NumPy's fmax/fmin)
+elementwise("fmax",       np.fmax,       lambda o, x, y: (x > y) + (y != y) + 0.5 * (x == y),
+                                         lambda o, x, y: (y > x) + (x != x) + 0.5 * (x == y),
+            kink="the larger non-NaN input gets the derivative; a tie splits it 1/2, 1/2",
+            special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (1.0, 0.0))),
+            szero=(lambda o, x, y: (y > x) | (x != x), lambda o, x, y: (x > y) | (y != y)),
+            kinks=(_TIE, _TIE))
+elementwise("fmin",       np.fmin,       lambda o, x, y: (x < y) + (y != y) + 0.5 * (x == y),
+                                         lambda o, x, y: (y < x) + (x != x) + 0.5 * (x == y),
+            kink="the smaller non-NaN input gets the derivative; a tie splits it 1/2, 1/2",
+            special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (0.0, 1.0))),
+            szero=(lambda o, x, y: (y < x) | (x != x), lambda o, x, y: (x < y) | (y != y)),
+            kinks=(_TIE, _TIE))
+
+# The kink marker (adcore.rules.KINK), used only inside nested derivatives: kink(p, x, m) is
+# p, but where m = 1 (p is a convention at a kink of an op of x) its derivative is inf, so
+# a second derivative through a convention is NaN, never a wrong finite number. Off the
+# kinks (m = 0) it is the identity in p and does not depend on x (a structural zero).
+rules.KINK = elementwise(
+    "kink", lambda p, x, m: p + 0.0 * m,
+    lambda o, p, x, m: 1.0 / (1.0 - m), lambda o, p, x, m: m / (1.0 - m), lambda o, p, x, m: 0.0,
+    domains=(REAL, REAL, Domain(0.0, 0.0)),
+    szero=(None, lambda o, p, x, m: m == 0, lambda o, p, x, m: m == m))

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from . import registry
+from . import registry, rules as _rules
 from .errors import MutationError, UnsupportedOpError
 from .indexing import Index, normalize_index, take_batched
 from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift,
@@ -26,8 +26,16 @@ from .registry import POSITIVE, REAL, Domain, Example, defop, register_numpy_ali
 from .tracing import Traced, apply, call_nondiff, value_of
 
 
-def _zero_or(t, k, shape):
-    return zeros(k, shape) if t is None else t
+def _zero_or(t, k, shape, like=None):
+    """``t``, or zeros of the batch shape (a constant input) in the dtype of ``like``."""
+    return zeros(k, shape, _float_dtype(like)) if t is None else t
+
+
+def _float_dtype(like):
+    """The float dtype of a (co)tangent: float32 stays float32 (float64 by default)."""
+    if like is None:
+        return np.float64
+    return np.result_type(value_of(like), np.float32)
 
 
 def _check_plain_kwargs(name, dtype=None, out=None, **extra):
@@ -48,10 +56,11 @@ def _reduce_binder(name):
     return bind
 
 
-def _reduction(name, primal, jvp, vjp, numpy, examples=(), domains=(REAL,), kink=""):
+def _reduction(name, primal, jvp, vjp, numpy, examples=(), domains=(REAL,), kink="",
+               coefficients="data", creates_zeros=()):
     op = defop(name, primal, jvp=jvp, vjp=vjp, nargs=1, numpy=numpy,
                bind=_reduce_binder(f"np.{name}"), domains=domains, kink=kink,
-               examples=examples)
+               examples=examples, coefficients=coefficients, creates_zeros=creates_zeros)
     return op
 
 
@@ -71,7 +80,7 @@ sum_op = _reduction(
     lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
     lambda ts, out, x, axes, keepdims: np.sum(ts[0], axis=shift(axes), keepdims=keepdims),
     lambda g, needed, out, x, axes, keepdims: (expand_reduced(g, np.shape(x), axes, keepdims),),
-    numpy=(np.sum,), examples=_reduce_examples("sum"))
+    numpy=(np.sum,), examples=_reduce_examples("sum"), coefficients="structural")
 
 
 def _count(shape, axes):
@@ -84,26 +93,37 @@ mean_op = _reduction(
     lambda ts, out, x, axes, keepdims: np.mean(ts[0], axis=shift(axes), keepdims=keepdims),
     lambda g, needed, out, x, axes, keepdims: (
         expand_reduced(g / _count(np.shape(x), axes), np.shape(x), axes, keepdims),),
-    numpy=(np.mean,), examples=_reduce_examples("mean"))
+    numpy=(np.mean,), examples=_reduce_examples("mean"), coefficients="structural")
+
+
+def _cumprod_last(a):
+    """Inclusive running product along the last axis. On a traced value: a Hillis-Steele
+    scan of registered ops (log2(n) multiplies), so it is differentiable to any order."""
+    if not isinstance(a, Traced):
+        return np.cumprod(a, axis=-1)
+    n, s = np.shape(a)[-1], 1
+    while s < n:
+        a = np.concatenate([a[..., :s], a[..., s:] * a[..., :-s]], axis=-1)
+        s *= 2
+    return a
 
 
 def _prod_others(x, axes):
-    """d prod / d x_j = product of the other entries; exact also where x has zeros."""
-    xv = value_of(x)
-    if np.all(xv != 0):
-        return np.prod(x, axis=axes, keepdims=True) / x
-    if xv is not x:
-        raise UnsupportedOpError("np.prod", "a nested (higher-order) derivative of prod at an "
-                                 "input containing zeros is not supported")
-    # exclusive cumulative products from the left and from the right along the reduced axes
-    nd = x.ndim
-    moved = np.moveaxis(x, axes, tuple(range(nd - len(axes), nd)))
-    flat = moved.reshape(moved.shape[: nd - len(axes)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,))
-    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    others = (left * right).reshape(moved.shape)
-    return np.moveaxis(others, tuple(range(nd - len(axes), nd)), axes)
+    """d prod / d x_j = the product of the other entries, as (product of those before j) *
+    (product of those after j): exact where x has zeros, no division (so no underflow of
+    the whole product: the gradient of prod at [1e-300, 1e-30] is [1e-30, 1e-300]), and
+    made of registered ops, so prod has derivatives of every order."""
+    nd = np.ndim(x)
+    if not axes:
+        return np.ones(np.shape(x))
+    last = tuple(range(nd - len(axes), nd))
+    moved = np.moveaxis(x, axes, last)
+    flat = np.reshape(moved, np.shape(moved)[: nd - len(axes)] + (-1,))
+    one = np.ones(np.shape(flat)[:-1] + (1,))
+    left = _cumprod_last(np.concatenate([one, flat[..., :-1]], axis=-1))
+    right = _cumprod_last(np.concatenate([one, flat[..., :0:-1]], axis=-1))[..., ::-1]
+    others = np.reshape(left * right, np.shape(moved))
+    return np.moveaxis(others, last, axes)
 
 
 prod_op = _reduction(
@@ -121,7 +141,8 @@ prod_op = _reduction(
 def _extremum_weights(x, axes, fn):
     """Where the max (min) is attained, 1/count of the ties there; 0 elsewhere."""
     xv = value_of(x)
-    hit = xv == fn(xv, axis=axes, keepdims=True)
+    best = fn(xv, axis=axes, keepdims=True)
+    hit = (xv == best) | (np.isnan(xv) & np.isnan(best))  # a NaN entry wins, as in NumPy
     return hit / np.sum(hit, axis=axes, keepdims=True)
 
 
@@ -134,7 +155,8 @@ def _extremum(name, fn, numpy):
         lambda g, needed, out, x, axes, keepdims: (
             expand_reduced(g, np.shape(x), axes, keepdims) * _extremum_weights(x, axes, fn),),
         numpy=numpy, examples=_reduce_examples("max" if fn is np.max else "min"),
-        kink="ties split the derivative equally among the entries that attain the extremum")
+        kink="ties split the derivative equally among the entries that attain the extremum",
+        coefficients="structural", creates_zeros=("jvp", "vjp"))
 
 
 max_op = _extremum("max", np.max, (np.max, np.amax))
@@ -150,8 +172,13 @@ def _logsumexp_primal(x, axes, keepdims):
 
 
 def _softmax(out, x, axes, keepdims):
-    out_k = out if keepdims else np.expand_dims(out, axes)
-    return np.exp(x - out_k)
+    """d logsumexp / dx: exp(x - m) / sum(exp(x - m)) with m the (plain) max. Entries equal
+    to an infinite max are shifted to 0, not to inf - inf: a row of all -inf has the limit
+    of equal entries, 1/n each; a row with +inf spreads over its +inf entries."""
+    xv = value_of(x)
+    m = np.max(xv, axis=axes, keepdims=True)
+    e = np.exp(np.where(xv == m, 0.0, x - m))
+    return e / np.sum(e, axis=axes, keepdims=True)
 
 
 logsumexp_op = _reduction(
@@ -170,6 +197,40 @@ logsumexp_op = _reduction(
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, stable for large entries; any mode, any level."""
     return apply(logsumexp_op, x, axes=normalize_axes(axis, np.ndim(x)), keepdims=bool(keepdims))
+
+
+def _normalized(out, x, axes, keepdims):
+    """d ||x|| / dx = x / ||x||, and 0 where ||x|| = 0: the zero subgradient, as abs'(0) = 0
+    and hypot at the origin. That 0 is a convention, not a derivative: under a nested
+    derivative it goes through the kink marker (adcore.rules.KINK), so a second derivative
+    there (the Hessian of ||x|| or of ||x||**2 at 0) is NaN, never a wrong finite number."""
+    n = out if keepdims else np.expand_dims(out, axes)
+    at_zero = np.equal(value_of(n), 0)
+    p = x / (n + at_zero)
+    if isinstance(p, Traced) and np.any(at_zero):
+        m = np.broadcast_to(at_zero, np.shape(value_of(x))).astype(float)
+        for v in (x, n):
+            if isinstance(v, Traced):
+                p = apply(_rules.KINK, p, v, m)
+    return p
+
+
+norm_op = _reduction(
+    "norm",
+    lambda x, axes, keepdims: np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims)),
+    lambda ts, out, x, axes, keepdims: np.sum(_normalized(out, x, axes, keepdims) * ts[0],
+                                              axis=shift(axes), keepdims=keepdims),
+    lambda g, needed, out, x, axes, keepdims: (
+        expand_reduced(g, np.shape(x), axes, keepdims) * _normalized(out, x, axes, keepdims),),
+    numpy=(), kink="the gradient at ||x|| = 0 is 0 (the zero subgradient)",
+    examples=(Example(lambda x: np.linalg.norm(x), ((5,),), label="vector"),
+              Example(lambda x: np.linalg.norm(x, axis=1), ((3, 4),), label="rows"),
+              Example(lambda x: np.linalg.norm(x, "fro"), ((3, 4),), label="fro")))
+
+
+def norm2(x, axis=None, keepdims=False):
+    """The 2-norm (Frobenius for matrices) over ``axis``; gradient 0 where the norm is 0."""
+    return apply(norm_op, x, axes=normalize_axes(axis, np.ndim(x)), keepdims=bool(keepdims))
 
 
 # ----------------------------------------------------------------------------- matmul, dot
@@ -325,6 +386,7 @@ transpose_op = defop(
     jvp=lambda ts, out, x, perm: np.transpose(ts[0], (0,) + shift(perm)),
     vjp=lambda g, needed, out, x, perm: (np.transpose(g, (0,) + shift(np.argsort(perm))),),
     nargs=1, numpy=(np.transpose,), bind=_transpose_bind,
+    coefficients="structural",
     examples=(Example(lambda x: x.T, ((3, 4),), label=".T"),
               Example(lambda x: np.transpose(x, (1, 2, 0)), ((2, 3, 4),), label="perm"),
               Example(lambda x: np.swapaxes(x, 0, 2), ((2, 3, 4),), label="swapaxes"),
@@ -364,6 +426,7 @@ reshape_op = defop(
     jvp=lambda ts, out, x, shape: np.reshape(ts[0], (np.shape(ts[0])[0],) + shape),
     vjp=lambda g, needed, out, x, shape: (np.reshape(g, (np.shape(g)[0],) + np.shape(x)),),
     nargs=1, numpy=(np.reshape,), bind=_reshape_bind,
+    coefficients="structural",
     examples=(Example(lambda x: np.reshape(x, (4, 3)), ((3, 4),)),
               Example(lambda x: x.reshape(2, -1), ((3, 4),), label="method -1"),
               Example(lambda x: np.ravel(x), ((3, 4),), label="ravel"),
@@ -383,6 +446,7 @@ broadcast_to_op = defop(
                                                   (np.shape(ts[0])[0],) + shape),
     vjp=lambda g, needed, out, x, shape: (unbroadcast(g, np.shape(x)),),
     nargs=1, numpy=(np.broadcast_to,), bind=_broadcast_to_bind,
+    coefficients="structural",
     examples=(Example(lambda x: np.broadcast_to(x, (3, 4)), ((4,),)),
               Example(lambda x: np.broadcast_to(x, (2, 3, 4)), ((3, 1),), label="unit axis"),
               Example(lambda x: np.broadcast_to(x, (3,)), ((),), label="scalar")))
@@ -398,6 +462,7 @@ expand_dims_op = defop(
     jvp=lambda ts, out, x, axes: np.expand_dims(ts[0], shift(axes)),
     vjp=lambda g, needed, out, x, axes: (np.reshape(g, (np.shape(g)[0],) + np.shape(x)),),
     nargs=1, numpy=(np.expand_dims,), bind=_expand_dims_bind,
+    coefficients="structural",
     examples=(Example(lambda x: np.expand_dims(x, 0), ((3,),)),
               Example(lambda x: np.expand_dims(x, (0, -1)), ((3, 2),), label="two axes"),
               Example(lambda x: x[:, None], ((3,),), label="None index (getitem)")))
@@ -419,8 +484,20 @@ squeeze_op = defop(
     jvp=lambda ts, out, x, axes: np.squeeze(ts[0], axis=shift(axes)),
     vjp=lambda g, needed, out, x, axes: (np.reshape(g, (np.shape(g)[0],) + np.shape(x)),),
     nargs=1, numpy=(np.squeeze,), bind=_squeeze_bind,
+    coefficients="structural",
     examples=(Example(lambda x: np.squeeze(x), ((3, 1, 2),)),
               Example(lambda x: x.squeeze(0), ((1, 3),), label="axis")))
+
+
+astype_op = defop(
+    "astype", lambda x, dtype: np.asarray(x, dtype=dtype),
+    jvp=lambda ts, out, x, dtype: ts[0].astype(dtype),
+    vjp=lambda g, needed, out, x, dtype: (g.astype(np.result_type(value_of(x))),),
+    nargs=1, coefficients="structural",
+    doc="x.astype(dtype) between floating dtypes: tangents follow the value's dtype, "
+        "cotangents return to the input's (NumPy promotes float32 -> float64 the same way).",
+    examples=(Example(lambda x: (x.astype(np.longdouble) * 2.0).astype(np.float64), ((3,),),
+                      label="longdouble round trip"),))
 
 
 # ----------------------------------------------------------------------------- indexing
@@ -444,7 +521,7 @@ def _batched_index_add(z, index: Index, v):
 def _index_add_jvp(ts, out, x, v, index):
     tx, tv = ts
     k = batch_size(ts)
-    tx = _zero_or(tx, k, np.shape(out))
+    tx = _zero_or(tx, k, np.shape(out), tv)
     if tv is None:
         return tx
     sub_shape = np.shape(value_of(out)[index.key])
@@ -460,6 +537,7 @@ def _index_add_vjp(g, needed, out, x, v, index):
 
 index_add_op = defop(
     "index_add", _index_add_primal, jvp=_index_add_jvp, vjp=_index_add_vjp, nargs=2,
+    coefficients="structural", creates_zeros=("jvp",),
     doc="x with v added at index (repeated indices accumulate); a functional x[index] += v.",
     examples=(Example(lambda x, v: index_add(x, (slice(1, 3),), v), ((5,), (2,)), label="slice"),
               Example(lambda x, v: index_add(x, np.array([0, 2, 0]), v), ((4,), (3,)),
@@ -476,7 +554,7 @@ def index_add(x, index, v):
 
 
 def _getitem_vjp(g, needed, out, x, index):
-    z = zeros(np.shape(g)[0], np.shape(x))
+    z = zeros(np.shape(g)[0], np.shape(x), _float_dtype(g))
     if index.basic and index.adjacent and not isinstance(g, Traced):
         # fast path: write into the fresh zeros (no copy); basic indices never repeat
         z[(slice(None),) + index.key] = g
@@ -488,6 +566,7 @@ getitem_op = defop(
     "getitem", lambda x, index: x[index.key],
     jvp=lambda ts, out, x, index: take_batched(ts[0], index),
     vjp=_getitem_vjp, nargs=1,
+    coefficients="structural", creates_zeros=("vjp",),
     doc="x[index] for basic indices (ints, slices, None, ...) and integer/boolean arrays.",
     examples=(Example(lambda x: x[1:4], ((6,),), label="slice"),
               Example(lambda x: x[::-1, 1], ((3, 4),), label="reverse, int"),
@@ -535,7 +614,9 @@ def _concatenate_bind(arrays, axis=0, out=None, dtype=None, casting="same_kind")
 
 def _concatenate_jvp(ts, out, *arrays, axis):
     k = batch_size(ts)
-    return np.concatenate([_zero_or(t, k, np.shape(a)) for t, a in zip(ts, arrays)], axis=axis + 1)
+    like = next(t for t in ts if t is not None)
+    return np.concatenate([_zero_or(t, k, np.shape(a), like) for t, a in zip(ts, arrays)],
+                          axis=axis + 1)
 
 
 def _concatenate_vjp(g, needed, out, *arrays, axis):
@@ -551,6 +632,7 @@ concatenate_op = defop(
     "concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis),
     jvp=_concatenate_jvp, vjp=_concatenate_vjp, nargs=None, numpy=(np.concatenate,),
     bind=_concatenate_bind,
+    coefficients="structural", creates_zeros=("jvp",),
     examples=(Example(lambda a, b: np.concatenate([a, b]), ((3,), (2,))),
               Example(lambda a, b, c: np.concatenate((a, b, c), axis=1), ((2, 1), (2, 3), (2, 2)),
                       label="axis1, three"),
@@ -565,7 +647,8 @@ def _stack_bind(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
 
 def _stack_jvp(ts, out, *arrays, axis):
     k = batch_size(ts)
-    return np.stack([_zero_or(t, k, np.shape(a)) for t, a in zip(ts, arrays)], axis=axis + 1)
+    like = next(t for t in ts if t is not None)
+    return np.stack([_zero_or(t, k, np.shape(a), like) for t, a in zip(ts, arrays)], axis=axis + 1)
 
 
 def _stack_vjp(g, needed, out, *arrays, axis):
@@ -576,6 +659,7 @@ def _stack_vjp(g, needed, out, *arrays, axis):
 stack_op = defop(
     "stack", lambda *arrays, axis: np.stack(arrays, axis=axis),
     jvp=_stack_jvp, vjp=_stack_vjp, nargs=None, numpy=(np.stack,), bind=_stack_bind,
+    coefficients="structural", creates_zeros=("jvp",),
     examples=(Example(lambda a, b: np.stack([a, b]), ((3,), (3,))),
               Example(lambda a, b, c: np.stack((a, b, c), axis=-1), ((2, 3),) * 3, label="axis -1"),
               Example(lambda a, b: np.stack([a, b]), ((), ()), label="scalars")))
@@ -605,6 +689,7 @@ def _cumsum_vjp(g, needed, out, x, axis):
 cumsum_op = defop(
     "cumsum", lambda x, axis: np.cumsum(x, axis=axis), jvp=_cumsum_jvp, vjp=_cumsum_vjp,
     nargs=1, numpy=(np.cumsum,), bind=_cumsum_bind,
+    coefficients="structural",
     examples=(Example(lambda x: np.cumsum(x), ((5,),)),
               Example(lambda x: np.cumsum(x, axis=1), ((3, 4),), label="axis1"),
               Example(lambda x: np.cumsum(x), ((2, 3),), label="flattened")))
@@ -639,6 +724,7 @@ def _where_vjp(g, needed, out, a, b, cond):
 where_op = defop(
     "where", lambda a, b, cond: np.where(cond, a, b), jvp=_where_jvp, vjp=_where_vjp, nargs=2,
     numpy=(np.where,), bind=_where_bind,
+    coefficients="structural", creates_zeros=("jvp", "vjp"),
     kink="the condition has no derivative; the unselected branch gets an exact zero, and a "
          "NaN or inf derivative inside the unselected branch does not reach the result",
     examples=(Example(lambda a, b: np.where(a > 0, a, b), ((3, 4), (3, 4))),

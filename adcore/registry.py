@@ -75,6 +75,19 @@ class Example:
 
 
 @dataclasses.dataclass(frozen=True)
+class ConstZero:
+    """An ``szero`` entry: partial_i is a structural zero where input ``j`` is a plain
+    constant (at every trace level) and ``pred(out, *inputs)`` holds -- e.g. the partial
+    of ``x * c`` with respect to x, where the constant c is 0."""
+
+    j: int
+    pred: Callable
+
+    def __call__(self, out, *inputs, const):
+        return self.pred(out, *inputs) if const[self.j] else None
+
+
+@dataclasses.dataclass(frozen=True)
 class Op:
     """One registered operation. See the module docstring for the rule signatures."""
 
@@ -90,6 +103,17 @@ class Op:
     special: tuple = ()  # ((inputs...), (expected partial per input...)) for elementwise ops
     examples: tuple = ()
     doc: str = ""
+    # elementwise: per input, None, szero_i(out, *inputs) -> bool mask where partial_i is a
+    # *structural* zero (the op does not depend on input i there), or a ConstZero
+    szero: tuple | None = None
+    # elementwise: per input, None or kink_i(out, *inputs) -> bool mask where partial_i is a
+    # convention (a subgradient at a kink) rather than a derivative
+    kinks: tuple | None = None
+    # structural: "structural" if the (co)tangent map's coefficients are fixed by the program
+    # (moves, sums, selections), "data" if they are values (matmul, prod, softmax)
+    coefficients: str = "data"
+    # structural: which rules can make a structural zero from non-zero inputs ("jvp", "vjp")
+    creates_zeros: frozenset = frozenset()
 
     def __repr__(self):
         return f"<adcore op {self.name} ({self.kind})>"
@@ -141,11 +165,24 @@ def defop(
     examples: Sequence[Example] = (),
     doc: str = "",
     replace: bool = False,
+    szero: Sequence | None = None,
+    kinks: Sequence | None = None,
+    coefficients: str = "data",
+    creates_zeros: Sequence[str] = (),
 ) -> Op:
     """Register an op once; both engines and the generated tests pick it up.
 
-    Elementwise: give ``partials`` (one ``partial_i(out, *inputs)`` per input).
-    Structural: give both ``jvp`` and ``vjp`` (batched on a leading axis; module doc).
+    Elementwise: give ``partials`` (one ``partial_i(out, *inputs)`` per input); optionally
+    ``szero`` (per input, None, ``szero_i(out, *inputs) -> bool mask`` where the op does
+    not depend on input i at all, e.g. the loser of a maximum, or a :class:`ConstZero` for
+    a factor that is a plain constant 0) and
+    ``kinks`` (per input, None or ``kink_i(out, *inputs) -> bool mask``: where partial_i is a
+    convention such as abs'(0) = 0; a nested derivative of the partial is NaN there).
+    Structural: give both ``jvp`` and ``vjp`` (batched on a leading axis; module doc);
+    ``coefficients="structural"`` when their linear maps only move, sum or select entries
+    (so the structural zeros of the result are read off the rule applied to an indicator),
+    ``"data"`` (default) when they multiply by values; ``creates_zeros`` names the rules
+    ("jvp", "vjp") that can output structural zeros from inputs without any.
     ``numpy``: NumPy functions or ufuncs that should dispatch to this op when called on a
     traced value, bound by ``bind(*args, **kwargs) -> (inputs, params)``.
     Returns the :class:`Op`, which is also callable through :func:`adcore.apply`.
@@ -162,6 +199,9 @@ def defop(
                 f"({nargs} inputs, got {len(partials)})"
             )
         kind = ELEMENTWISE
+        for label, table in (("szero", szero), ("kinks", kinks)):
+            if table is not None and len(table) != nargs:
+                raise RegistrationError(f"op {name!r}: {label} needs one entry (or None) per input")
     else:
         missing = [mode for mode, rule in (("jvp (forward mode)", jvp), ("vjp (reverse mode)", vjp))
                    if rule is None]
@@ -175,7 +215,10 @@ def defop(
         raise RegistrationError(f"op {name!r} is already registered (pass replace=True)")
     op = Op(name=name, primal=primal, kind=kind, nargs=nargs, partials=partials, jvp=jvp,
             vjp=vjp, domains=tuple(domains), kink=kink, special=tuple(special),
-            examples=tuple(examples), doc=doc or (primal.__doc__ or ""))
+            examples=tuple(examples), doc=doc or (primal.__doc__ or ""),
+            szero=None if szero is None else tuple(szero),
+            kinks=None if kinks is None else tuple(kinks),
+            coefficients=coefficients, creates_zeros=frozenset(creates_zeros))
     _OPS[name] = op
     binder = bind or positional_binder(nargs)
     for entry in numpy:

@@ -269,9 +269,33 @@ class Traced:
     def __rpow__(self, o): return np.power(o, self)
     def __matmul__(self, o): return np.matmul(self, o)
     def __rmatmul__(self, o): return np.matmul(o, self)
+    # no rule yet (remainder, divmod, bitwise) or no derivative (floor_divide: a step,
+    # run on the plain values and recorded as a guard): still routed through NumPy, so the
+    # error names the NumPy function (adcore.UnsupportedOpError: np.remainder ...)
+    def __mod__(self, o): return np.remainder(self, o)
+    def __rmod__(self, o): return np.remainder(o, self)
+    def __floordiv__(self, o): return np.floor_divide(self, o)
+    def __rfloordiv__(self, o): return np.floor_divide(o, self)
+    def __divmod__(self, o): return np.divmod(self, o)
+    def __rdivmod__(self, o): return np.divmod(o, self)
+    def __and__(self, o): return np.bitwise_and(self, o)
+    def __rand__(self, o): return np.bitwise_and(o, self)
+    def __or__(self, o): return np.bitwise_or(self, o)
+    def __ror__(self, o): return np.bitwise_or(o, self)
+    def __xor__(self, o): return np.bitwise_xor(self, o)
+    def __rxor__(self, o): return np.bitwise_xor(o, self)
+    def __lshift__(self, o): return np.left_shift(self, o)
+    def __rlshift__(self, o): return np.left_shift(o, self)
+    def __rshift__(self, o): return np.right_shift(self, o)
+    def __rrshift__(self, o): return np.right_shift(o, self)
+    def __invert__(self): return np.invert(self)
     def __neg__(self): return np.negative(self)
     def __pos__(self): return self
     def __abs__(self): return np.abs(self)
+    def __round__(self, ndigits=None):
+        # round(x): NumPy's rounding (half to even, like Python's) on the plain value — a
+        # step with derivative 0, recorded as a guard — returned as an array, not an int
+        return np.round(self, 0 if ndigits is None else ndigits)
     def __lt__(self, o): return np.less(self, o)
     def __le__(self, o): return np.less_equal(self, o)
     def __gt__(self, o): return np.greater(self, o)
@@ -306,9 +330,13 @@ class Traced:
     def argmin(self, axis=None): return np.argmin(self, axis=axis)
 
     def astype(self, dtype, copy=True):
-        if np.issubdtype(np.dtype(dtype), np.floating) and np.dtype(dtype).itemsize >= self.dtype.itemsize:
-            return self
+        dtype = np.dtype(dtype)
+        if np.issubdtype(dtype, np.floating):
+            if dtype == self.dtype:
+                return self
+            from .ops_structural import astype_op  # float -> float: a registered op
+            return apply(astype_op, self, dtype=dtype)
         raise ConcretizationError(
-            f"astype({np.dtype(dtype)}) of a traced {self.dtype} value would drop or round "
-            "its derivative; only widening float casts are allowed."
-        )
+            f"astype({dtype}) of a traced {self.dtype} value would drop its derivative (an "
+            "integer or boolean cast is a step function; complex values are not supported "
+            "yet); only casts between floating dtypes are differentiable.")

@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-from adcore import calls, value_of
+from adcore import Traced, calls, value_of
+from adcore.linear import sz_of_seed
 
 from .dual import Dual, ForwardTrace
 
@@ -28,7 +29,7 @@ def push_forward(f, args, argnum, seed):
     k = np.shape(seed)[0]
     with ForwardTrace(k) as trace:
         args = list(args)
-        args[argnum] = Dual(trace, args[argnum], seed)
+        args[argnum] = Dual(trace, args[argnum], seed, sz_of_seed(seed))
         out = f(*args)
         calls.check_single_output(out, "dualnum")
         if isinstance(out, Dual) and out._trace is trace:
@@ -66,6 +67,13 @@ def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None):
     return out, calls.assemble_jacobian(blocks, np.shape(value_of(out)), in_shape, "columns")
 
 
+def _as_dtype_of(g, x):
+    dtype = np.result_type(value_of(x))
+    if isinstance(g, np.ndarray) and g.dtype != dtype:
+        return g.astype(dtype)
+    return g
+
+
 def jvp(f, primals, tangents):
     """Forward mode: ``(f(*primals), J v)`` where v = ``tangents`` (one per primal).
 
@@ -83,11 +91,13 @@ def jvp(f, primals, tangents):
     with ForwardTrace(1) as trace:
         duals = []
         for i, (p, t) in enumerate(zip(args, tangents)):
-            t = np.asarray(t, dtype=np.result_type(value_of(p)))
-            if t.shape != np.shape(value_of(p)):
-                raise ValueError(f"jvp: tangent {i} has shape {t.shape}, primal has "
+            # a traced tangent (d/dv (J v) in an outer call) passes through unchanged
+            t = calls.as_float_direction(t, f"dualnum.jvp (tangent {i})", p)
+            if np.shape(t) != np.shape(value_of(p)):
+                raise ValueError(f"jvp: tangent {i} has shape {np.shape(t)}, primal has "
                                  f"{np.shape(value_of(p))}")
-            duals.append(Dual(trace, p, t[None]))
+            seed = np.expand_dims(t, 0)
+            duals.append(Dual(trace, p, seed, sz_of_seed(seed)))
         out = f(*duals)
         calls.check_single_output(out, "dualnum.jvp")
         if isinstance(out, Dual) and out._trace is trace:
@@ -152,7 +162,8 @@ def value_and_grad(f, argnums=0, chunk=None):
         grads, out = [], None
         for a in nums:
             out, g = _jacobian_of(f, args, a, chunk, scalar_output_for="dualnum.grad")
-            grads.append(g)
+            # a gradient has its input's dtype (float32 in, float32 out), as in reverse mode
+            grads.append(_as_dtype_of(g, args[a]))
         return out, (grads[0] if single else tuple(grads))
     return vg
 

@@ -20,27 +20,35 @@ class ForwardTrace(Trace):
         self.k = k
 
     def process(self, op, inputs, params):
-        primals, tangents = [], []
+        primals, tangents, szs = [], [], []
         for x in inputs:
             if isinstance(x, Dual) and x._trace is self:
                 primals.append(x.primal)
                 tangents.append(x.tangent)
+                szs.append(x.sz)
             else:  # a constant, or a value of an outer (lower-level) derivative call
                 primals.append(x)
                 tangents.append(None)
+                szs.append(None)
         out = apply(op, *primals, **params)
-        return Dual(self, out, rules.jvp(op, out, primals, tangents, params, self.k))
+        tangent, sz = rules.jvp(op, out, primals, tangents, params, self.k, szs)
+        return Dual(self, out, tangent, sz)
 
 
 class Dual(Traced):
-    """A value of a forward trace: ``primal`` and ``tangent`` of shape ``(k,) + shape``."""
+    """A value of a forward trace: ``primal`` and ``tangent`` of shape ``(k,) + shape``.
 
-    __slots__ = ("tangent",)
+    ``sz``: the tangent's structural zeros (None, or a bool mask broadcastable to it, True
+    where the entry is zero by the program's structure; see :mod:`adcore.rules`).
+    """
 
-    def __init__(self, trace: ForwardTrace, primal, tangent):
+    __slots__ = ("tangent", "sz")
+
+    def __init__(self, trace: ForwardTrace, primal, tangent, sz=None):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self.sz = sz
 
     def __repr__(self):
         return (f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, "

@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-from adcore import calls, value_of
+from adcore import Traced, calls, value_of
+from adcore.linear import sz_of_seed
 
 from .tape import ReverseTrace, Tracer
 
@@ -41,8 +42,10 @@ def sweep(tape, out, out_index, cotangent):
     """Input cotangents ``[(k,) + input.shape]`` for a batch of output cotangents."""
     k = np.shape(cotangent)[0]
     if out_index is None:  # the output is a constant: every derivative is zero
-        return [np.zeros((k,) + np.shape(value_of(tape.nodes[i].out))) for i in tape.inputs]
-    return tape.backward(out_index, cotangent)
+        return [np.zeros((k,) + np.shape(value_of(tape.nodes[i].out)),
+                         dtype=np.result_type(value_of(tape.nodes[i].out), np.float32))
+                for i in tape.inputs]
+    return tape.backward(out_index, cotangent, sz=sz_of_seed(cotangent))
 
 
 def _prepare(args, argnums, where):
@@ -69,7 +72,7 @@ def vjp(f, *primals):
     out_shape = np.shape(value_of(out))
 
     def vjp_fn(cotangent):
-        w = np.asarray(cotangent, dtype=float) if not hasattr(cotangent, "_trace") else cotangent
+        w = calls.as_float_direction(cotangent, "tapes.vjp", out)
         if np.shape(w) != out_shape:
             raise ValueError(f"vjp_fn: cotangent has shape {np.shape(w)}, output has {out_shape}")
         return tuple(c[0] for c in sweep(tape, out, out_index, np.expand_dims(w, 0)))
@@ -91,7 +94,8 @@ def value_and_grad(f, argnums=0):
         args, nums, single = _prepare(args, argnums, "tapes.grad")
         tape, out, out_index = record_call(f, args, nums)
         calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp")
-        grads = tuple(g[0] for g in sweep(tape, out, out_index, np.ones((1,))))
+        seed = np.ones((1,), dtype=np.result_type(value_of(out), np.float32))
+        grads = tuple(g[0] for g in sweep(tape, out, out_index, seed))
         return out, (grads[0] if single else grads)
     return vg
 
@@ -133,9 +137,15 @@ def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True)
     m = int(np.prod(out_shape, dtype=int))
     blocks = [[] for _ in in_shapes]
     for start, stop in calls.chunks(m, chunk) if m else []:
-        seed = calls.basis_chunk(out_shape, start, stop)
+        seed = calls.basis_chunk(out_shape, start, stop,
+                                 np.result_type(value_of(out), np.float32))
         for per_input, g in zip(blocks, sweep(tape, out, out_index, seed)):
             per_input.append(g)
-    jacs = tuple(calls.assemble_jacobian(b, out_shape, s, "rows") if b else np.zeros(out_shape + s)
+    # a Jacobian has the wider of the output's and the input's float dtypes, as in forward mode
+    dtype = np.result_type(value_of(out), np.float32)
+    jacs = tuple(calls.assemble_jacobian(b, out_shape, s, "rows") if b
+                 else np.zeros(out_shape + s, dtype=dtype)
                  for b, s in zip(blocks, in_shapes))
+    jacs = tuple(j.astype(np.result_type(j, dtype)) if isinstance(j, np.ndarray) else j
+                 for j in jacs)
     return jacs[0] if single else jacs

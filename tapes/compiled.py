@@ -33,7 +33,9 @@ the replay re-record (``on_guard_failure="rerecord"``) or raise :class:`adcore.G
 (``"raise"``) — never a gradient of the wrong branch. Kinks inside registered ops (abs,
 maximum, relu, clip) need no guard: their partials are re-evaluated at the new values.
 
-Values are computed in float64. Ops without a scalar lowering (matmul, max reductions,
+Values are computed in float64 and returned in the caller's dtypes (the output in the dtype
+``f`` returned when recorded, each derivative in its input's dtype: float32 in, float32
+out). A replay is never stale (see :class:`CompiledRecording`). Ops without a scalar lowering (matmul, max reductions,
 logsumexp, ...) raise :class:`adcore.numba_rules.JitUnsupportedError` naming the op; use
 the Python replay (``compiled=False``) for those.
 """
@@ -47,7 +49,8 @@ from adcore import GuardError, calls, numba_rules as nr
 from adcore.registry import ELEMENTWISE
 from adcore.tracing import Traced, value_of
 
-from .replay import Recording, _same
+from .api import jacobian_from_tape, sweep
+from .replay import Recording, _equal_values, _same
 from .tape import _Ref
 
 ENTRY_BYTES = 2 + 8 + 16 + 8  # op, arg, par, val
@@ -345,7 +348,7 @@ def _chains(b, S, keep_all, add_code):
 class FlatTape:
     """A tape lowered to the flat layout (see the module docstring)."""
 
-    def __init__(self, tape, out_index, out_value, in_shapes):
+    def __init__(self, tape, out_index, out_value, in_shapes, in_dtypes=None):
         k = kernels()
         self.E = k.E
         ops = nr.elementwise_ops()
@@ -380,6 +383,10 @@ class FlatTape:
         self.out_slots = None if out_index is None else np.ascontiguousarray(
             np.broadcast_to(slots[out_index], self.out_shape)).ravel()
         self.in_shapes = list(in_shapes)
+        # values are computed in float64; results are returned in the caller's dtypes: the
+        # output in the dtype f returned when recorded, derivatives in each input's dtype
+        self.in_dtypes = [calls.float_dtype(d) for d in (in_dtypes or [np.float64] * len(in_shapes))]
+        self.out_dtype = calls.float_dtype(value_of(out_value))
         self.in_all = (np.concatenate([s.ravel() for s in self.in_slots]) if self.in_slots
                        else np.zeros(0, dtype=np.int64))
         codes = self.op >> 2
@@ -571,32 +578,67 @@ class FlatTape:
         return None
 
     def output(self):
+        """The output after :meth:`forward`, in the dtype ``f`` returned (a new array)."""
         if self.out_slots is None:
-            return self.out_value
+            v = self.out_value
+            return v.copy() if isinstance(v, np.ndarray) else v
         v = self.val[self.out_slots]
-        return v[0] if self.out_shape == () else v.reshape(self.out_shape)
+        if self.out_shape == ():
+            return self.out_dtype.type(v[0])
+        return v.reshape(self.out_shape).astype(self.out_dtype, copy=False)
 
     def gradients(self):
-        """Per-input gradients of a scalar output (after :meth:`forward`)."""
+        """Per-input gradients of a scalar output (after :meth:`forward`), each of its input's
+        shape and dtype."""
         if self.out_slots is None:
-            return [np.zeros(s) for s in self.in_shapes]
+            return [np.zeros(s, dtype=d) for s, d in zip(self.in_shapes, self.in_dtypes)]
         self.kernels.reverse(self.op, self.arg, self.par, self.n, int(self.out_slots[0]), 1.0,
                              self.adj)
-        return [self.adj[s] for s in self.in_slots]
+        return [np.asarray(self.adj[sl]).reshape(s).astype(d)
+                for sl, s, d in zip(self.in_slots, self.in_shapes, self.in_dtypes)]
 
     def jacobians(self):
+        """Per-input Jacobians ``out.shape + in.shape`` (after :meth:`forward`), each in its
+        input's dtype."""
         m = int(np.prod(self.out_shape, dtype=int))
         if self.out_slots is None:
-            return [np.zeros(self.out_shape + tuple(s)) for s in self.in_shapes]
+            return [np.zeros(self.out_shape + tuple(s), dtype=d)
+                    for s, d in zip(self.in_shapes, self.in_dtypes)]
         jac = self.kernels.reverse_rows(self.op, self.arg, self.par, self.n,
                                         self.out_slots, self.in_all, self.adj)
         out, start = [], 0
-        for s in self.in_shapes:
+        for s, d in zip(self.in_shapes, self.in_dtypes):
             size = int(np.prod(s, dtype=int))
-            out.append(jac[:, start:start + size].reshape(self.out_shape + tuple(s)))
+            out.append(jac[:, start:start + size].reshape(self.out_shape + tuple(s)).astype(d))
             start += size
         assert jac.shape[0] == m
         return out
+
+
+class _PythonAnswer:
+    """A fresh recording answered by its Python tape, for the one case where the compiled
+    forward sweep (float64) does not reproduce a decision ``f`` took at its own input —
+    a float32 program with a value within float32 rounding of a threshold. The tape is
+    exactly the branch ``f`` took, so this answer is right; the next call tries the
+    compiled sweep again."""
+
+    def __init__(self, recording, flat):
+        self.r, self.flat = recording, flat
+
+    def output(self):
+        out = value_of(self.r.out)
+        return out.copy() if isinstance(out, np.ndarray) else out
+
+    def gradients(self):
+        r = self.r
+        seed = np.ones((1,), dtype=np.result_type(value_of(r.out), np.float32))
+        return [np.asarray(g[0]).astype(d) for g, d in
+                zip(sweep(r.tape, r.out, r.out_index, seed), self.flat.in_dtypes)]
+
+    def jacobians(self):
+        r = self.r
+        jacs = jacobian_from_tape(r.tape, r.out, r.out_index, r.in_shapes, None, False)
+        return [np.asarray(j).astype(d) for j, d in zip(jacs, self.flat.in_dtypes)]
 
 
 class CompiledRecording:
@@ -606,16 +648,29 @@ class CompiledRecording:
     holds (34 per entry: opcode, two operand slots, two partials, a value),
     ``rec.entries`` the number of entries (ops, inputs, constants, guards),
     ``rec.rerecords`` how many times a changed guard forced a new recording.
+
+    Never stale, like :class:`~tapes.replay.Recording` (whose checks it shares): a changed
+    input shape or dtype, a non-differentiated argument that differs by value from the
+    private copy taken when recording (also when changed in place), or a guard that comes
+    out differently re-records (or raises :class:`adcore.GuardError`); a re-recording that
+    fails (``f`` raises, or the new tape has an op without a compiled lowering) leaves the
+    recording stale, so the next call records again. Results have the caller's dtypes (the
+    output the dtype ``f`` returned, derivatives their input's dtype) although the sweeps
+    compute in float64; decisions are re-evaluated in float64 too, so a float32 input within
+    rounding of a threshold may re-record (or raise) where ``f`` itself would not branch.
     """
 
     def __init__(self, f, args, argnums=0, on_guard_failure="rerecord"):
         self.recording = Recording(f, args, argnums, on_guard_failure)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.flat = None
         self._flatten()
 
     def _flatten(self):
         r = self.recording
-        self.flat = FlatTape(r.tape, r.out_index, r.out, r.in_shapes)
+        self.flat = None  # until the new flat tape exists: a failure leaves no stale one
+        self.flat = FlatTape(r.tape, r.out_index, r.out, r.in_shapes, r.in_dtypes)
+        self._recorded_x = self._x(r.args)
 
     @property
     def on_guard_failure(self):
@@ -631,43 +686,60 @@ class CompiledRecording:
 
     @property
     def entries(self) -> int:
-        return self.flat.n
+        return self.flat.n if self.flat is not None else 0
 
     def __len__(self):
-        return self.flat.ops
+        return self.flat.ops if self.flat is not None else 0
 
     @property
     def nbytes(self) -> int:
-        return self.flat.nbytes
+        return self.flat.nbytes if self.flat is not None else 0
+
+    def _x(self, args):
+        r = self.recording
+        if not r.argnums:
+            return np.zeros(0)
+        return np.concatenate([np.ravel(np.asarray(args[a], dtype=np.float64))
+                               for a in r.argnums])
 
     def _replay(self, args):
+        """The flat tape after a forward sweep at ``args`` (re-recorded if needed); the
+        caller holds ``self._lock``."""
         r = self.recording
+        if len(args) != len(r._snaps):
+            raise TypeError(f"tapes.record: the function was recorded with {len(r._snaps)} "
+                            f"argument(s), got {len(args)}; record it again")
         args = r._check(args)
-        shapes = [np.shape(args[a]) for a in r.argnums]
-        others_same = all(args[i] is r.args[i] or _same(args[i], r.args[i])
-                          for i in range(len(args)) if i not in r.argnums)
-        if shapes != r.in_shapes or not others_same:
-            return self._retrace(args, "input shapes or non-differentiated arguments changed")
-        x = np.concatenate([np.ravel(np.asarray(args[a], dtype=np.float64)) for a in r.argnums]) \
-            if r.argnums else np.zeros(0)
+        why = r._unchanged(args)
+        if why is None and self.flat is None:
+            why = "the last recording could not be compiled"
+        if why is not None:
+            return self._retrace(args, why)
+        x = self._x(args)
         why = self.flat.forward(x)
         if why is not None:
+            if _equal_values(x, self._recorded_x):
+                # the float64 sweep disagrees with a decision f took at this very input: the
+                # tape f recorded here is the answer (no GuardError, no re-record loop)
+                return _PythonAnswer(r, self.flat)
             return self._retrace(args, why)
         return self.flat
 
     def _retrace(self, args, why):
         r = self.recording
-        if r.on_guard_failure == "raise":
+        if r.on_guard_failure == "raise" and r._valid and self.flat is not None:
             raise GuardError(
                 f"tapes.record: the recorded tape does not hold at the new input ({why}): the "
                 "function would take a different branch. Record again at this input, or create "
                 "the recording with on_guard_failure='rerecord'.")
+        self.flat = None
+        r._record(args)  # if f raises: the recording stays stale, the next call re-records
         r.rerecords += 1
-        r._record(args)
         self._flatten()
-        x = np.concatenate([np.ravel(np.asarray(args[a], dtype=np.float64)) for a in r.argnums])
-        if self.flat.forward(x) is not None:  # pragma: no cover - a fresh recording holds
-            raise GuardError("tapes.record: a fresh recording does not hold at its own input")
+        if self.flat.forward(self._x(args)) is not None:
+            # the float64 sweep disagrees with a decision f took at this very input: answer
+            # from the tape f just recorded (never a GuardError at the recording's own input)
+            return _PythonAnswer(r, self.flat)
         return self.flat
 
     def value(self, *args):
@@ -681,10 +753,8 @@ class CompiledRecording:
         with self._lock:
             flat = self._replay(args)
             calls.check_scalar_output(flat.output(), "Recording.gradient", "Recording.jacobian")
-            r = self.recording
-            grads = tuple(np.asarray(g, dtype=np.float64).reshape(s)
-                          for g, s in zip(flat.gradients(), r.in_shapes))
-            return grads[0] if r.single else grads
+            grads = tuple(flat.gradients())
+            return grads[0] if self.recording.single else grads
 
     def jacobian(self, *args, chunk=None):
         """Reverse-mode Jacobian at ``args``, shape ``out.shape + in.shape`` (one compiled
@@ -696,6 +766,8 @@ class CompiledRecording:
 
     def summary(self, limit: int = 50) -> str:
         f = self.flat
+        if f is None:
+            return "Compiled tape: none (the last recording failed; the next call records again)"
         return (f"Compiled tape: {f.ops} scalar ops, {f.n} entries ({f.guard_entries} guards "
                 f"compiled, {len(f.pyguards)} checked in Python), {self.nbytes} bytes\n"
                 + self.recording.tape.summary(limit))

@@ -22,10 +22,24 @@ through memory.
 
 Control flow needs no guards here: every gradient call re-runs ``f`` compiled at the new
 input, so the recording always follows the branch the new input takes.
+
+``f`` runs exactly once per call. The tape lives in buffers kept per compiled driver; when
+a run fills them, :func:`_push` calls back (a ctypes callback whose address sits in the
+tape's control block, so no address is baked into cached code) to
+:meth:`_Buffers.grow`, which doubles the storage, copies the entries written so far and
+repoints the control block — the run continues where it was. (Re-running ``f`` with a
+bigger tape would repeat its side effects: an argument it updates would be updated twice.)
+If the tape cannot grow (MemoryError, or more than ``MAX_ENTRIES`` slots), the run finishes
+without storing further entries and MemoryError is raised; the buffers are left as they
+were, so later calls work.
+
+Inputs are converted to float64; results come back in the inputs' dtypes (float32 in,
+float32 out).
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import operator
 import threading
@@ -54,7 +68,9 @@ class ActiveType(nr.ADScalar):
     what = "tape value"
 
     def __init__(self):
-        super().__init__(name="Active")
+        # the name is numba's cache key for code compiled on these values: it changed with
+        # the growable tape (an on-disk cache of the old layout is never reused)
+        super().__init__(name="TapeValue")
 
 
 active = ActiveType()
@@ -67,7 +83,7 @@ class ActiveArrayType(nr.ADArray):
 
     def __init__(self, layout: str = "C"):
         self.layout = layout
-        super().__init__(name=f"ActiveArray[{layout}]")
+        super().__init__(name=f"TapeValueArray[{layout}]")
 
     @property
     def elem_type(self):
@@ -149,24 +165,41 @@ def _smul(typingctx, p, c):
     return types.float64(types.float64, types.float64), codegen
 
 
-# control block (int64[4]): entries used, capacity, address of a (cap, 2) int32, of par (cap, 2)
+# control block (int64[8]): [0] slots used, [1] capacity (slots), [2] address of a (cap, 2)
+# int32 (offset back by nin rows), [3] of par (cap, 2) float64 (likewise), [4] address of the
+# grow callback, [5] growth failed, [6] nin
+CTL_SIZE = 8
+_GROW_FN = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
+
+
 @intrinsic
 def _push(typingctx, ctx, a0, a1, p0, p1):
-    """Append entry (a0, a1, p0, p1) to the tape at ``ctx``; returns its slot. Past the
-    capacity only the count grows (the caller re-runs with a tape of the reported size)."""
+    """Append entry (a0, a1, p0, p1) to the tape at ``ctx``; returns its slot. A full tape
+    grows in place: the control block's callback (:meth:`_Buffers.grow`) reallocates the
+    storage and updates the addresses, so ``f`` runs once per call whatever its tape
+    length. If growing fails, the rest of the run only counts (nothing is stored past the
+    capacity) and the caller raises MemoryError after ``f`` returns."""
     sig = types.int64(types.intp, types.int64, types.int64, types.float64, types.float64)
 
     def codegen(context, builder, sig, args):
         ctx, a0, a1, p0, p1 = args
         i64, i32, f64 = ir.IntType(64), ir.IntType(32), ir.DoubleType()
         base = builder.inttoptr(ctx, i64.as_pointer())
+
+        def field(k):
+            return builder.gep(base, [ir.Constant(i64, k)])
+
         n = builder.load(base)
-        cap = builder.load(builder.gep(base, [ir.Constant(i64, 1)]))
+        full = builder.icmp_signed(">=", n, builder.load(field(1)))
+        with builder.if_then(full, likely=False):
+            ok = builder.icmp_signed("==", builder.load(field(5)), ir.Constant(i64, 0))
+            with builder.if_then(ok):
+                grow = builder.inttoptr(builder.load(field(4)), _GROW_FN.as_pointer())
+                builder.call(grow, [ctx])
+        cap = builder.load(field(1))  # reloaded: the callback may have grown the tape
         with builder.if_then(builder.icmp_signed("<", n, cap), likely=True):
-            ap = builder.inttoptr(builder.load(builder.gep(base, [ir.Constant(i64, 2)])),
-                                  i32.as_pointer())
-            pp = builder.inttoptr(builder.load(builder.gep(base, [ir.Constant(i64, 3)])),
-                                  f64.as_pointer())
+            ap = builder.inttoptr(builder.load(field(2)), i32.as_pointer())
+            pp = builder.inttoptr(builder.load(field(3)), f64.as_pointer())
             n2 = builder.shl(n, ir.Constant(i64, 1))
             n21 = builder.add(n2, ir.Constant(i64, 1))
             builder.store(builder.trunc(a0, i32), builder.gep(ap, [n2]))
@@ -353,6 +386,8 @@ def _begin(ctl, a, par, nin):
     ctl[1] = nin + a.shape[0]
     ctl[2] = a.ctypes.data - nin * 8
     ctl[3] = par.ctypes.data - nin * 16
+    ctl[5] = 0
+    ctl[6] = nin
     return ctl.ctypes.data
 
 
@@ -383,6 +418,11 @@ def _outputs(out):
 
 @overload(_outputs)
 def _outputs_ov(out):
+    if isinstance(out, types.Boolean) or (isinstance(out, types.Array)
+                                          and isinstance(out.dtype, types.Boolean)):
+        raise nr.FwdrevTypingError(
+            f"{nr._MARK}the function returned {out} (a boolean, e.g. a comparison); a "
+            "derivative needs a real floating-point scalar or 1-D array as its output.")
     if isinstance(out, ActiveType):
         def impl(out):
             v = np.empty(1)
@@ -468,14 +508,22 @@ def sweep_rows(a, par, n, nin, slots, coefs, adj):
     return jac
 
 
+_GROW_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)
+
+
 class _Buffers:
-    """The tape's storage, kept between calls of one driver and grown when it overflows."""
+    """The tape's storage, kept between calls of one driver. A full tape grows during the
+    run (:meth:`grow`, called from compiled code), so ``f`` never has to run twice."""
 
     def __init__(self, cap=1 << 12):
         self.lock = threading.Lock()
-        self.ctl = np.zeros(4, dtype=np.int64)
+        self.ctl = np.zeros(CTL_SIZE, dtype=np.int64)
         self.work = {}
-        self.alloc(cap)
+        self.error = None
+        self.a, self.par = self.allocate(cap)
+        self.adj = np.zeros(cap)
+        self._callback = _GROW_CALLBACK(self.grow)  # kept alive as long as the buffers
+        self.ctl[4] = ctypes.cast(self._callback, ctypes.c_void_p).value
 
     def work_for(self, sizes):
         """A tuple with one (3, n) buffer per argument (n = 0 for non-array arguments)."""
@@ -486,10 +534,37 @@ class _Buffers:
             w = self.work[key]
         return w
 
-    def alloc(self, rows, nin=0):
-        self.a = np.zeros((rows, 2), dtype=np.int32)
-        self.par = np.zeros((rows, 2))
-        self.adj = np.zeros(rows + nin)
+    @staticmethod
+    def allocate(rows):
+        """Uninitialised (rows, 2) operand and partial arrays (only rows below the count of
+        a run are ever read)."""
+        return np.empty((rows, 2), dtype=np.int32), np.empty((rows, 2))
+
+    def grow(self, ctx):
+        """Called by compiled code when the tape is full: double the storage (at least one
+        more row), copy the rows written so far, point the control block at the new arrays.
+        Returns 0, or 1 after a failure (kept in ``self.error``; nothing is changed, the run
+        goes on counting and :func:`recording` raises MemoryError once ``f`` returned)."""
+        try:
+            ctl = self.ctl
+            n, cap, nin = int(ctl[0]), int(ctl[1]), int(ctl[6])
+            if n + 1 > MAX_ENTRIES:
+                raise MemoryError(f"the recording needs more than {MAX_ENTRIES} tape slots "
+                                  "(int32 operand indices)")
+            used = cap - nin
+            rows = min(max(2 * used, n + 1 - nin, 16), MAX_ENTRIES - nin)
+            a, par = self.allocate(rows)
+            a[:used] = self.a[:used]
+            par[:used] = self.par[:used]
+            self.a, self.par = a, par
+            ctl[2] = a.ctypes.data - nin * 8
+            ctl[3] = par.ctypes.data - nin * 16
+            ctl[1] = nin + rows
+            return 0
+        except BaseException as err:  # noqa: BLE001 - must not propagate into compiled code
+            self.error = err
+            self.ctl[5] = 1
+            return 1
 
 
 _drivers: dict = {}
@@ -544,10 +619,15 @@ class Recorded:
     """One compiled recording: the tape arrays (views of the driver's buffers, valid until
     the next call of the same driver), the input layout and the output slots."""
 
-    def __init__(self, bufs, n, nin, vals, coefs, slots, ndim, in_sizes):
+    def __init__(self, bufs, n, nin, vals, coefs, slots, ndim, in_sizes, in_dtypes=None):
         self.bufs, self.n, self.nin = bufs, n, nin
         self.vals, self.coefs, self.slots, self.ndim = vals, coefs, slots, ndim
         self.in_sizes = in_sizes
+        # computed in float64; returned in the inputs' dtypes (float32 in -> float32 out)
+        self.in_dtypes = list(in_dtypes) if in_dtypes is not None else \
+            [np.dtype(np.float64)] * len(in_sizes)
+        self.out_dtype = np.result_type(*self.in_dtypes) if self.in_dtypes else \
+            np.dtype(np.float64)
 
     @property
     def entries(self) -> int:
@@ -559,14 +639,21 @@ class Recorded:
 
     @property
     def value(self):
-        return self.vals[0] if self.ndim == 0 else self.vals.copy()
+        if self.ndim == 0:
+            return self.out_dtype.type(self.vals[0])
+        return self.vals.astype(self.out_dtype)  # a copy
 
 
 @contextlib.contextmanager
 def recording(f, args, argnums, where="tapes"):
     """Run ``f(*args)`` compiled on tape values for ``args[argnums]``; yields a
-    :class:`Recorded` whose arrays stay valid inside the ``with`` block."""
-    kinds, call_args, in_sizes = [], list(args), []
+    :class:`Recorded` whose arrays stay valid inside the ``with`` block.
+
+    ``f`` runs exactly once: a tape that outgrows its storage grows during the run (see
+    :func:`_push`). If it cannot grow (out of memory, or more than ``MAX_ENTRIES`` slots),
+    ``f`` still finishes its run (its side effects happen once) and MemoryError is raised;
+    the buffers stay as they were, so later calls work."""
+    kinds, call_args, in_sizes, in_dtypes = [], list(args), [], []
     for i, x in enumerate(args):
         if isinstance(x, Traced):
             raise _nested_error(where)
@@ -574,6 +661,7 @@ def recording(f, args, argnums, where="tapes"):
             kinds.append("p")
             continue
         arr = calls.as_float_input(x, where, i)
+        in_dtypes.append(calls.float_dtype(arr))
         if arr.ndim == 0:
             kinds.append("s")
             call_args[i] = float(arr)
@@ -592,33 +680,37 @@ def recording(f, args, argnums, where="tapes"):
     sizes = [call_args[i].shape[0] if k == "b" else 0 for i, k in enumerate(kinds)]
     with bufs.lock:
         work = bufs.work_for(sizes)
-        if bufs.adj.shape[0] < nin + bufs.a.shape[0]:
-            bufs.alloc(bufs.a.shape[0], nin)
-        while True:
-            try:
-                vals, coefs, slots, ndim = driver(*call_args, nin, bufs.ctl, bufs.a, bufs.par,
-                                                  work)
-            except nr.compile_errors() as err:
-                raise nr.explain_compile_error(err, _fname(f), MODE_NAME, "tape value") from None
-            n = int(bufs.ctl[0])
-            if n <= nin + bufs.a.shape[0]:
-                break
-            if n > MAX_ENTRIES:
-                raise MemoryError(f"{where}: the recording needs {n} tape slots; at most "
-                                  f"{MAX_ENTRIES} fit int32 operand indices")
-            bufs.alloc(n - nin, nin)  # exactly what this input needs; re-run once
-        rec = Recorded(bufs, n, nin, vals, coefs, slots, int(ndim), in_sizes)
+        bufs.error = None
+        try:
+            vals, coefs, slots, ndim = driver(*call_args, nin, bufs.ctl, bufs.a, bufs.par, work)
+        except nr.compile_errors() as err:
+            raise nr.explain_compile_error(err, _fname(f), MODE_NAME, "tape value") from None
+        n, cap = int(bufs.ctl[0]), int(bufs.ctl[1])
+        if n > cap:  # the tape could not grow: entries past the capacity were not stored
+            err, bufs.error = bufs.error, None
+            raise MemoryError(f"{where}: the recording needs {n} tape slots ({n * ENTRY_BYTES} "
+                              f"bytes) and the tape could not grow beyond {cap}: {err}") from err
+        if bufs.adj.shape[0] < n:
+            bufs.adj = np.zeros(cap)
+        rec = Recorded(bufs, n, nin, vals, coefs, slots, int(ndim), in_sizes, in_dtypes)
         rec.order = order
         yield rec
+
+
+def _as(dtype, g, shape):
+    """A gradient (a view of a sweep's adjoints) as a new value of the input's dtype: a
+    Python float for a float64 scalar input (as before), a NumPy scalar otherwise."""
+    if shape == ():
+        return float(g[0]) if dtype == np.float64 else dtype.type(g[0])
+    return g.astype(dtype)
 
 
 def _split(rec, row, argnums_order, nums):
     """Per-argument gradients from the adjoints of all input slots."""
     out, start = {}, 0
-    for a, shape in zip(argnums_order, rec.in_sizes):
+    for a, shape, dtype in zip(argnums_order, rec.in_sizes, rec.in_dtypes):
         size = int(np.prod(shape, dtype=int))
-        g = row[start:start + size]
-        out[a] = float(g[0]) if shape == () else g.copy()
+        out[a] = _as(dtype, row[start:start + size], shape)
         start += size
     return tuple(out[a] for a in nums)
 
@@ -634,9 +726,9 @@ def _jacobians(rec, nums):
     jac = sweep_rows(b.a, b.par, rec.n, rec.nin, rec.slots, rec.coefs, b.adj)
     out_shape = () if rec.ndim == 0 else rec.vals.shape
     result, start = {}, 0
-    for a, shape in zip(rec.order, rec.in_sizes):
+    for a, shape, dtype in zip(rec.order, rec.in_sizes, rec.in_dtypes):
         size = int(np.prod(shape, dtype=int))
-        result[a] = jac[:, start:start + size].reshape(out_shape + tuple(shape))
+        result[a] = jac[:, start:start + size].reshape(out_shape + tuple(shape)).astype(dtype)
         start += size
     return tuple(result[a] for a in nums)
 
@@ -690,8 +782,12 @@ def vjp(f, *primals):
         par = rec.bufs.par[:rec.n - rec.nin].copy()
     out_shape = () if rec.ndim == 0 else rec.vals.shape
 
+    value = rec.value
+
     def vjp_fn(w):
-        w = np.asarray(w, dtype=float)
+        w = calls.as_float_direction(w, "tapes.vjp", value)
+        if isinstance(w, Traced):
+            raise _nested_error("tapes.vjp")
         if w.shape != out_shape:
             raise ValueError(f"vjp_fn: cotangent has shape {w.shape}, output has {out_shape}")
         adj = np.zeros(rec.n)
@@ -702,7 +798,7 @@ def vjp(f, *primals):
                 total += adj[:rec.nin]
         return _split(rec, total, rec.order, nums)
 
-    return rec.value, vjp_fn
+    return value, vjp_fn
 
 
 class NjitRecording:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from adcore import Trace, Traced, apply, get_op, rules, value_of
+from adcore.linear import sz_and, sz_clean
 
 INPUT = None  # the op of an input node
 
@@ -99,42 +100,55 @@ class Tape:
 
     __str__ = summary
 
-    def backward(self, out_index: int, cotangent, wanted=None):
-        """Reverse sweep from node ``out_index`` seeded with ``cotangent`` (``(k,) + out.shape``).
+    def backward(self, out_index: int, cotangent, wanted=None, sz=None):
+        """Reverse sweep from node ``out_index`` seeded with ``cotangent`` (``(k,) + out.shape``,
+        structural zeros ``sz``; see :mod:`adcore.rules`).
 
         Returns the cotangents of the input nodes (``(k,) + input.shape``, zeros where
         the output does not depend on an input), in the order of ``self.inputs``.
         """
         cots = [None] * len(self.nodes)
+        szs = [None] * len(self.nodes)
         cots[out_index] = cotangent
+        szs[out_index] = sz
         is_input = set(self.inputs)
         for i in range(out_index, -1, -1):
             g = cots[i]
             if g is None or i in is_input:
                 continue
-            cots[i] = None  # done with it: free the memory as the sweep moves back
+            gsz = szs[i]
+            cots[i] = szs[i] = None  # done with it: free the memory as the sweep moves back
             node = self.nodes[i]
             p0 = node.parents[0] if node.parents else -1
-            if node.op is _GETITEM and p0 >= 0 and _owned(cots, p0, g):
+            if node.op is _GETITEM and p0 >= 0 and gsz is None and _owned(cots, p0, g):
                 # a second slice of the same array: add into its cotangent in place (the
                 # same sums as zeros-with-g-assigned + cotangent, without the temporary)
                 index = node.params["index"]
                 if index.basic and index.adjacent:
                     cots[p0][(slice(None),) + index.key] += g
+                    psz = szs[p0]
+                    if psz is not None:  # the entries just added to are reached now
+                        psz = np.array(np.broadcast_to(psz, cots[p0].shape))
+                        psz[(slice(None),) + index.key] = False
+                        szs[p0] = sz_clean(psz)
                     continue
             needed = tuple(p >= 0 for p in node.parents)
-            grads = rules.vjp(node.op, g, needed, node.out, node.primals, node.params)
-            for p, gp in zip(node.parents, grads):
+            grads, gszs = rules.vjp(node.op, g, needed, node.out, node.primals, node.params, gsz)
+            for p, gp, s in zip(node.parents, grads, gszs):
                 if p >= 0 and gp is not None:
                     if cots[p] is None:
                         cots[p] = gp
-                    elif _owned(cots, p, gp) and np.shape(gp) == cots[p].shape:
+                        szs[p] = s
+                        continue
+                    if _owned(cots, p, gp) and np.shape(gp) == cots[p].shape:
                         cots[p] += gp  # an array only this sweep holds: no new temporary
                     else:
                         cots[p] = cots[p] + gp
+                    szs[p] = sz_and(szs[p], s)
         k = np.shape(cotangent)[0]
+        dtype = np.result_type(value_of(cotangent))
         return [cots[i] if cots[i] is not None
-                else np.zeros((k,) + np.shape(value_of(self.nodes[i].out)))
+                else np.zeros((k,) + np.shape(value_of(self.nodes[i].out)), dtype=dtype)
                 for i in self.inputs]
 
 
@@ -146,7 +160,7 @@ def _owned(cots, p, other) -> bool:
     and is writeable — so adding into it in place is invisible to anyone else."""
     a = cots[p]
     return (type(a) is np.ndarray and a.base is None and a.flags.writeable
-            and a is not other and type(other) is not Traced
+            and a is not other and type(other) is np.ndarray
             and sys.getrefcount(a) == 3  # the list, ``a`` and getrefcount's argument
             and np.result_type(a, other) == a.dtype)
 

@@ -42,7 +42,7 @@ def test_fused_rules_equal_numpy_rules(op, numpy_only):
     rng = np.random.default_rng(7)
     xs = [op.domain(j).sample(rng, (N,)) for j in range(op.nargs)]
     xs[0][:3] = [0.0, 1.0, -1.0] if op.name not in ("log", "log2", "log10", "sqrt", "cbrt") \
-        else [0.0, 1.0, 2.0]  # kinks and singular points: strong zero, inf partials
+        else [0.0, 1.0, 2.0]  # kinks and singular points: inf partials
     with np.errstate(all="ignore"):
         out = np.asarray(op.primal(*xs), dtype=float)
     ts = [rng.standard_normal(N)[None] for _ in xs]
@@ -52,9 +52,9 @@ def test_fused_rules_equal_numpy_rules(op, numpy_only):
         tans = [t if mask >> j & 1 else None for j, t in enumerate(ts)]
         needed = tuple(bool(mask >> j & 1) for j in range(op.nargs))
         with np.errstate(all="ignore"):
-            a, b = _both(lambda: rules.jvp(op, out, xs, tans, {}, 1))
+            a, b = _both(lambda: rules.jvp(op, out, xs, tans, {}, 1)[0])
             np.testing.assert_array_equal(a, b)
-            a, b = _both(lambda: rules.vjp(op, g, needed, out, xs, {}))
+            a, b = _both(lambda: rules.vjp(op, g, needed, out, xs, {})[0])
             for u, v in zip(a, b):
                 assert (u is None) == (v is None)
                 if u is not None:
@@ -69,9 +69,9 @@ def test_integer_powers_are_fused_and_exact(numpy_only):
     op = adcore.get_op("power")
     for y in range(6):
         out = x ** y
-        a, b = _both(lambda: rules.jvp(op, out, (x, y), (t, None), {}, 1))
+        a, b = _both(lambda: rules.jvp(op, out, (x, y), (t, None), {}, 1)[0])
         np.testing.assert_array_equal(a, b)
-        a, b = _both(lambda: rules.vjp(op, g, (True, False), out, (x, y), {}))
+        a, b = _both(lambda: rules.vjp(op, g, (True, False), out, (x, y), {})[0])
         np.testing.assert_array_equal(a[0], b[0])
 
 
