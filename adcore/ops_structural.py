@@ -20,7 +20,7 @@ import numpy as np
 from . import registry, rules as _rules
 from .errors import MutationError, UnsupportedOpError
 from .indexing import Index, normalize_index, take_batched
-from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift,
+from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift, sz_clean,
                      unbroadcast, zeros)
 from .registry import POSITIVE, REAL, Domain, Example, defop, register_numpy_alias
 from .tracing import Traced, apply, call_nondiff, value_of
@@ -386,7 +386,7 @@ transpose_op = defop(
     jvp=lambda ts, out, x, perm: np.transpose(ts[0], (0,) + shift(perm)),
     vjp=lambda g, needed, out, x, perm: (np.transpose(g, (0,) + shift(np.argsort(perm))),),
     nargs=1, numpy=(np.transpose,), bind=_transpose_bind,
-    coefficients="structural",
+    coefficients="structural", moves=("jvp", "vjp"),
     examples=(Example(lambda x: x.T, ((3, 4),), label=".T"),
               Example(lambda x: np.transpose(x, (1, 2, 0)), ((2, 3, 4),), label="perm"),
               Example(lambda x: np.swapaxes(x, 0, 2), ((2, 3, 4),), label="swapaxes"),
@@ -426,7 +426,7 @@ reshape_op = defop(
     jvp=lambda ts, out, x, shape: np.reshape(ts[0], (np.shape(ts[0])[0],) + shape),
     vjp=lambda g, needed, out, x, shape: (np.reshape(g, (np.shape(g)[0],) + np.shape(x)),),
     nargs=1, numpy=(np.reshape,), bind=_reshape_bind,
-    coefficients="structural",
+    coefficients="structural", moves=("jvp", "vjp"),
     examples=(Example(lambda x: np.reshape(x, (4, 3)), ((3, 4),)),
               Example(lambda x: x.reshape(2, -1), ((3, 4),), label="method -1"),
               Example(lambda x: np.ravel(x), ((3, 4),), label="ravel"),
@@ -446,7 +446,7 @@ broadcast_to_op = defop(
                                                   (np.shape(ts[0])[0],) + shape),
     vjp=lambda g, needed, out, x, shape: (unbroadcast(g, np.shape(x)),),
     nargs=1, numpy=(np.broadcast_to,), bind=_broadcast_to_bind,
-    coefficients="structural",
+    coefficients="structural", moves=("jvp",),
     examples=(Example(lambda x: np.broadcast_to(x, (3, 4)), ((4,),)),
               Example(lambda x: np.broadcast_to(x, (2, 3, 4)), ((3, 1),), label="unit axis"),
               Example(lambda x: np.broadcast_to(x, (3,)), ((),), label="scalar")))
@@ -462,7 +462,7 @@ expand_dims_op = defop(
     jvp=lambda ts, out, x, axes: np.expand_dims(ts[0], shift(axes)),
     vjp=lambda g, needed, out, x, axes: (np.reshape(g, (np.shape(g)[0],) + np.shape(x)),),
     nargs=1, numpy=(np.expand_dims,), bind=_expand_dims_bind,
-    coefficients="structural",
+    coefficients="structural", moves=("jvp", "vjp"),
     examples=(Example(lambda x: np.expand_dims(x, 0), ((3,),)),
               Example(lambda x: np.expand_dims(x, (0, -1)), ((3, 2),), label="two axes"),
               Example(lambda x: x[:, None], ((3,),), label="None index (getitem)")))
@@ -484,7 +484,7 @@ squeeze_op = defop(
     jvp=lambda ts, out, x, axes: np.squeeze(ts[0], axis=shift(axes)),
     vjp=lambda g, needed, out, x, axes: (np.reshape(g, (np.shape(g)[0],) + np.shape(x)),),
     nargs=1, numpy=(np.squeeze,), bind=_squeeze_bind,
-    coefficients="structural",
+    coefficients="structural", moves=("jvp", "vjp"),
     examples=(Example(lambda x: np.squeeze(x), ((3, 1, 2),)),
               Example(lambda x: x.squeeze(0), ((1, 3),), label="axis")))
 
@@ -562,11 +562,22 @@ def _getitem_vjp(g, needed, out, x, index):
     return (_batched_index_add(z, index, g),)
 
 
+def _getitem_vjp_sz(g, gsz, needed, out, x, index):
+    """Structural zeros of getitem's VJP, directly for a basic index: every entry the index
+    did not gather (and those it gathered where the cotangent is structurally zero)."""
+    if not (index.basic and index.adjacent):
+        return None  # repeated or moved entries: the indicator rule handles them
+    sz = np.ones((np.shape(g)[0],) + np.shape(x), dtype=bool)
+    sz[(slice(None),) + index.key] = False if gsz is None else gsz
+    return (sz_clean(sz),)
+
+
 getitem_op = defop(
     "getitem", lambda x, index: x[index.key],
     jvp=lambda ts, out, x, index: take_batched(ts[0], index),
     vjp=_getitem_vjp, nargs=1,
-    coefficients="structural", creates_zeros=("vjp",),
+    coefficients="structural", creates_zeros=("vjp",), moves=("jvp",),
+    sz_rules={"vjp": _getitem_vjp_sz},
     doc="x[index] for basic indices (ints, slices, None, ...) and integer/boolean arrays.",
     examples=(Example(lambda x: x[1:4], ((6,),), label="slice"),
               Example(lambda x: x[::-1, 1], ((3, 4),), label="reverse, int"),

@@ -114,6 +114,11 @@ class Op:
     coefficients: str = "data"
     # structural: which rules can make a structural zero from non-zero inputs ("jvp", "vjp")
     creates_zeros: frozenset = frozenset()
+    # structural: which rules only move entries (reshape, transpose): masks move the same way
+    moves: frozenset = frozenset()
+    # structural, optional: the masks of structural zeros computed directly (a fast path),
+    # {"vjp": fn(g, gsz, needed, out, *inputs, **params) -> tuple of masks or None}
+    sz_rules: dict | None = None
 
     def __repr__(self):
         return f"<adcore op {self.name} ({self.kind})>"
@@ -169,6 +174,8 @@ def defop(
     kinks: Sequence | None = None,
     coefficients: str = "data",
     creates_zeros: Sequence[str] = (),
+    moves: Sequence[str] = (),
+    sz_rules: dict | None = None,
 ) -> Op:
     """Register an op once; both engines and the generated tests pick it up.
 
@@ -182,7 +189,8 @@ def defop(
     ``coefficients="structural"`` when their linear maps only move, sum or select entries
     (so the structural zeros of the result are read off the rule applied to an indicator),
     ``"data"`` (default) when they multiply by values; ``creates_zeros`` names the rules
-    ("jvp", "vjp") that can output structural zeros from inputs without any.
+    ("jvp", "vjp") that can output structural zeros from inputs without any, and ``moves``
+    those that only move entries (their rule moves a boolean mask of structural zeros too).
     ``numpy``: NumPy functions or ufuncs that should dispatch to this op when called on a
     traced value, bound by ``bind(*args, **kwargs) -> (inputs, params)``.
     Returns the :class:`Op`, which is also callable through :func:`adcore.apply`.
@@ -218,7 +226,8 @@ def defop(
             examples=tuple(examples), doc=doc or (primal.__doc__ or ""),
             szero=None if szero is None else tuple(szero),
             kinks=None if kinks is None else tuple(kinks),
-            coefficients=coefficients, creates_zeros=frozenset(creates_zeros))
+            coefficients=coefficients, creates_zeros=frozenset(creates_zeros),
+            moves=frozenset(moves), sz_rules=sz_rules)
     _OPS[name] = op
     binder = bind or positional_binder(nargs)
     for entry in numpy:

@@ -35,20 +35,30 @@ from .tracing import Traced, apply, value_of
 KINK = None  # the registered op "kink" (adcore.ops_elementwise), set there
 
 
-def _szero(op, i, const, plain):
-    """Structural zeros of partial_i (None: none), from the op's ``szero`` entry."""
-    entry = None if op.szero is None else op.szero[i]
+def _plain(out, primals):
+    return (value_of(out),) + tuple(value_of(x) for x in primals)
+
+
+def _szero(op, i, out, primals, present):
+    """Structural zeros of partial_i (None: none), from the op's ``szero`` entry. A
+    :class:`ConstZero` applies only where its input is a plain constant at every level."""
+    entry = op.szero[i]
     if entry is None:
         return None
-    return sz_clean(entry(*plain, const=const) if isinstance(entry, ConstZero) else entry(*plain))
+    if isinstance(entry, ConstZero):
+        j = entry.j
+        if present[j] or isinstance(primals[j], Traced):
+            return None
+        entry = entry.pred
+    return sz_clean(entry(*_plain(out, primals)))
 
 
-def _partial(op, i, out, primals, params, plain):
+def _partial(op, i, out, primals, params):
     """partial_i; at a kink under a nested derivative it is routed through :data:`KINK`, so
     its own derivative is inf there."""
     p = op.partials[i](out, *primals, **params)
     if op.kinks is not None and op.kinks[i] is not None and isinstance(out, Traced):
-        at = op.kinks[i](*plain)
+        at = op.kinks[i](*_plain(out, primals))
         if np.any(at):
             m = np.asarray(at, dtype=float)
             for x in primals:
@@ -67,52 +77,48 @@ def _scaled(partial, t, sz):
     return masked_mul(partial, t, sz)
 
 
-def _context(out, primals, present):
-    """Plain values of ``(out, *primals)`` and which inputs are plain constants at every
-    trace level (``present[i]`` false and not traced)."""
-    plain = (value_of(out),) + tuple(value_of(x) for x in primals)
-    const = tuple(not p and not isinstance(x, Traced) for x, p in zip(primals, present))
-    return plain, const
-
-
 def jvp(op, out, primals, tangents, params, k, szs=None):
     """``(tangent, sz)`` of ``out``: the tangent has shape ``(k,) + out.shape``, ``sz`` its
-    structural zeros (None or a broadcastable bool mask).
+    structural zeros (None or a bool mask of the tangent's shape).
 
     ``tangents[i]`` is ``None`` (zero) or ``(k,) + primals[i].shape``; ``szs[i]`` its
     structural zeros (default: none).
     """
-    szs = (None,) * len(tangents) if szs is None else tuple(szs)
+    szs = (None,) * len(tangents) if szs is None else szs
     with np.errstate(all="ignore"):  # partials may be inf at singular points, by design
         if op.kind != ELEMENTWISE:
             return _structural_jvp(op, out, primals, tangents, szs, params)
         present = tuple(t is not None for t in tangents)
-        plain, const = _context(out, primals, present)
-        active = [i for i in range(len(tangents)) if present[i]]
-        pszs = {i: _szero(op, i, const, plain) for i in active}
+        active = [i for i, p in enumerate(present) if p]
+        pszs = ([_szero(op, i, out, primals, present) for i in active] if op.szero is not None
+                else [None] * len(active))
         if k == 1 and not params and all(szs[i] is None for i in active):
             done = fused.jvp(op, out, primals, tangents)  # one pass on large arrays
             if done is not None:
-                sz = None
-                for n, i in enumerate(active):
-                    sz = pszs[i] if n == 0 else sz_and(sz, pszs[i])
+                sz = pszs[0]
+                for psz in pszs[1:]:
+                    sz = sz_and(sz, psz)
                 return done, _full(sz, (k,) + np.shape(out))
         nd = np.ndim(out)
         total = sz = None
-        for n, i in enumerate(active):
-            tsz = None if szs[i] is None else pad_batch(szs[i], nd)
-            csz = sz_or(pszs[i], tsz)
-            partial = _partial(op, i, out, primals, params, plain)
-            contribution = _scaled(partial, pad_batch(tangents[i], nd), csz)
+        for n, (i, psz) in enumerate(zip(active, pszs)):
+            tsz = szs[i]
+            if tsz is not None and np.ndim(tsz) != nd + 1:
+                tsz = pad_batch(tsz, nd)
+            csz = sz_or(psz, tsz)
+            contribution = _scaled(_partial(op, i, out, primals, params),
+                                   pad_batch(tangents[i], nd), csz)
             total = contribution if total is None else total + contribution
             sz = csz if n == 0 else sz_and(sz, csz)
     shape = (k,) + np.shape(out)
     total = total if np.shape(total) == shape else np.broadcast_to(total, shape)
+    if sz is not None and any(sz is szs[i] for i in active):  # passed through unchanged
+        return total, sz if np.shape(sz) == shape else np.broadcast_to(sz, shape)
     return total, _full(sz, shape)
 
 
 def _full(sz, shape):
-    """A mask kept in the (co)tangent's own shape (cheap: a broadcast view)."""
+    """A mask kept in the (co)tangent's own shape (cheap: a broadcast view); None if empty."""
     sz = sz_clean(sz)
     if sz is not None and np.shape(sz) != shape:
         sz = np.broadcast_to(sz, shape)
@@ -126,8 +132,9 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
     with np.errstate(all="ignore"):
         if op.kind != ELEMENTWISE:
             return _structural_vjp(op, g, gsz, needed, out, primals, params)
-        plain, const = _context(out, primals, needed)
-        pszs = [_szero(op, i, const, plain) if need else None for i, need in enumerate(needed)]
+        pszs = ([_szero(op, i, out, primals, needed) if need else None
+                 for i, need in enumerate(needed)] if op.szero is not None
+                else [None] * len(needed))
         if not params and gsz is None and np.shape(g)[0] == 1:  # one pass (adcore.fused)
             done = fused.vjp(op, g, needed, out, primals)
             if done is not None:
@@ -141,9 +148,11 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
                 szs.append(None)
                 continue
             csz = sz_or(pszs[i], gsz)
-            c = _scaled(_partial(op, i, out, primals, params, plain), g, csz)
-            grads.append(unbroadcast(c, np.shape(x)))
-            szs.append(unbroadcast_sz(csz, np.shape(c), np.shape(x)))
+            c = _scaled(_partial(op, i, out, primals, params), g, csz)
+            shape = np.shape(x)
+            grads.append(unbroadcast(c, shape))
+            szs.append(csz if csz is gsz and np.shape(g)[1:] == shape
+                       else unbroadcast_sz(csz, np.shape(c), shape))
         return tuple(grads), tuple(szs)
 
 
@@ -163,6 +172,8 @@ def _structural_jvp(op, out, primals, tangents, szs, params):
     value = op.jvp(tangents, out, *primals, **params)
     if all(s is None for s in szs) and "jvp" not in op.creates_zeros:
         return value, None
+    if "jvp" in op.moves:  # the rule only moves entries: move the masks the same way
+        return value, op.jvp(szs, value_of(out), *(value_of(x) for x in primals), **params)
     ind = tuple(None if t is None else indicator(t, s) for t, s in zip(tangents, szs))
     pout, pprimals = _pattern_inputs(op, out, primals, params)
     sz = sz_clean(np.equal(op.jvp(ind, pout, *pprimals, **params), 0))
@@ -173,6 +184,14 @@ def _structural_vjp(op, g, gsz, needed, out, primals, params):
     grads = op.vjp(g, needed, out, *primals, **params)
     if gsz is None and "vjp" not in op.creates_zeros:
         return grads, (None,) * len(needed)
+    if "vjp" in op.moves:
+        return grads, op.vjp(gsz, needed, value_of(out), *(value_of(x) for x in primals),
+                             **params)
+    direct = op.sz_rules and op.sz_rules.get("vjp")
+    if direct:
+        szs = direct(g, gsz, needed, value_of(out), *(value_of(x) for x in primals), **params)
+        if szs is not None:
+            return grads, szs
     pout, pprimals = _pattern_inputs(op, out, primals, params)
     pats = op.vjp(indicator(g, gsz), needed, pout, *pprimals, **params)
     szs = tuple(None if pat is None else sz_clean(np.equal(pat, 0)) for pat in pats)
