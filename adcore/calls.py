@@ -6,6 +6,7 @@ other and behave the same way on the same mistakes.
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 import numpy as np
@@ -205,6 +206,42 @@ def check_scalar_output(out, where: str, suggestion: str):
 def check_single_output(out, where: str):
     """One real-valued array or scalar (see :func:`check_output_kind`)."""
     check_output_kind(out, where)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give (None where it cannot tell)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if b < 1024 or unit == "TiB":
+            return f"{b:.1f} {unit}" if unit != "B" else f"{int(b)} B"
+        b /= 1024
+    return f"{b:.1f} TiB"  # pragma: no cover
+
+
+def check_jacobian_size(out_shape, in_shape, dtype, where: str, per_pass: int = 0):
+    """Refuse, before allocating anything, a Jacobian that cannot fit in memory.
+
+    The result alone is ``prod(out_shape) * prod(in_shape)`` entries (``out_shape +
+    in_shape``); assembling it from per-chunk blocks needs about twice that, plus
+    ``per_pass`` bytes for one pass (tangents or cotangents). Raises ``MemoryError`` with
+    the estimate and what to do instead.
+    """
+    entries = math.prod(out_shape) * math.prod(in_shape)
+    need = 2 * entries * np.dtype(dtype).itemsize + per_pass
+    free = available_memory()
+    if free is not None and need > free:
+        raise MemoryError(
+            f"{where}: the Jacobian of shape {tuple(out_shape) + tuple(in_shape)} needs about "
+            f"{_fmt_bytes(need)} ({entries:,} entries of {np.dtype(dtype).itemsize} bytes, "
+            f"twice while its blocks are joined) and {_fmt_bytes(free)} is available. Ask "
+            "for what you need instead: a gradient (grad), products with vectors (jvp, vjp), "
+            "or the Jacobian of a slice of the output.")
 
 
 def assemble_jacobian(blocks, out_shape, in_shape, by: str):

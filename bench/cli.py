@@ -88,6 +88,18 @@ def positive_float(text: str) -> float:
     return value
 
 
+def bounded(convert, low, high, unit=""):
+    """An argparse type: ``convert(text)`` within [low, high] (a measurement option that a
+    typo must not turn into a 40-minute record)."""
+    def parse(text):
+        value = convert(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is outside [{low:g}, {high:g}]{unit}")
+        return value
+    parse.__name__ = convert.__name__
+    return parse
+
+
 def positive_int(text: str) -> int:
     """One positive integer (``--samples``)."""
     values = int_list(text)
@@ -151,12 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     how = run.add_argument_group("how to measure")
     how.add_argument("--no-memory", action="store_true",
                      help="skip the peak-memory subprocess measurements")
-    how.add_argument("--min-time", type=positive_float, default=0.02, metavar="S",
-                     help="minimum duration of one timed batch (0.02 s)")
-    how.add_argument("--samples", type=positive_int, default=5, metavar="K",
-                     help="timed batches per record (5)")
-    how.add_argument("--max-time", type=positive_float, default=1.0, metavar="S",
-                     help="stop sampling after S seconds once 3 samples exist (1.0)")
+    how.add_argument("--min-time", type=bounded(positive_float, 1e-4, 10.0, " s"),
+                     default=0.02, metavar="S",
+                     help="minimum duration of one timed batch, at most 10 s (0.02 s)")
+    how.add_argument("--samples", type=bounded(positive_int, 1, 1000), default=5, metavar="K",
+                     help="timed batches per record, at most 1000 (5)")
+    how.add_argument("--max-time", type=bounded(positive_float, 1e-3, 600.0, " s"),
+                     default=1.0, metavar="S",
+                     help="stop sampling after S seconds once 3 samples exist, at most 600 (1.0)")
+    how.add_argument("--time-budget", type=positive_float, default=None, metavar="S",
+                     help="stop starting new records after S seconds in total; the records "
+                          "written are kept (finish later with --resume)")
 
     plot = sub.add_parser("plot", help="draw PNG plots from a results file",
                           description="Draw every plot the results support, as "
@@ -240,34 +257,54 @@ def cmd_run(args, argv) -> int:
         raise UsageError("nothing to run: none of the requested engines is available"
                          + (f" ({skipped[0].partition(': ')[2]})" if skipped else ""))
     sweep.check_memory(jobs)
-    if args.out is None and suite is not None and not os.path.isdir(outdir):
-        done = set()        # a new --outdir (checked creatable above): nothing to resume
+    if args.out is None and suite is not None:
+        os.makedirs(outdir, exist_ok=True)
     else:
-        done = records.check_output(out, resume=args.resume, overwrite=overwrite)
-    for line in skipped:
-        print(line, file=sys.stderr)
+        records.check_output(out, resume=args.resume, overwrite=overwrite)  # before locking
+    lock = records.lock(out)  # one writer per results file: a second run is refused (exit 2)
+    try:
+        return _run_locked(args, argv, suite, out, outdir if suite is not None else None,
+                           overwrite, jobs, skipped)
+    finally:
+        lock.release()
+
+
+def _run_locked(args, argv, suite, out, outdir, overwrite, jobs, skipped) -> int:
+    from bench import records, sweep
+    from bench.progress import Progress
+
+    done = records.check_output(out, resume=args.resume, overwrite=overwrite)
+    if skipped:
+        print(_one_line_skips(skipped), file=sys.stderr)
 
     options = sweep.Options(min_sample_s=args.min_time, samples=args.samples,
                             max_time_s=args.max_time, memory=not args.no_memory)
-    if args.out is None and suite is not None:
-        os.makedirs(outdir, exist_ok=True)
     truncate = overwrite and not args.resume
-    with records.Writer(out, truncate=truncate) as writer:
-        writer.write(records.make_header(argv, timing=options.__dict__))
-        progress = Progress(len(jobs))
-        try:
-            counts = sweep.run(jobs, writer, done=done, options=options, progress=progress)
-        except KeyboardInterrupt:
-            progress.close()
-            print(f"fwdrev: interrupted; finished records are in {out} "
-                  "(continue with --resume)", file=sys.stderr)
-            return 130
+    progress = Progress(len(jobs))
+    try:
+        with records.Writer(out, truncate=truncate) as writer:
+            writer.write(records.make_header(argv, timing=options.__dict__))
+            counts = sweep.run(jobs, writer, done=done, options=options, progress=progress,
+                               budget_s=args.time_budget)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"fwdrev: interrupted; finished records are in {out} "
+              "(continue with --resume)", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a full disk, a vanished directory: keep what was written
+        progress.close()
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}; the records written "
+                         "before it are kept (continue with --resume)") from None
     print(f"wrote {counts['written']} records to {out}"
           + (f" ({counts['skipped']} already done)" if counts["skipped"] else ""))
+    if counts.get("unstarted"):
+        print(f"fwdrev: the time budget ({args.time_budget:g} s) ran out: "
+              f"{counts['unstarted']} records not started (continue with --resume)",
+              file=sys.stderr)
     if suite is not None and not args.no_report:
         from bench import report
         headers, results = records.read(out)
-        path = report.write_report(headers, records.latest(results), outdir, suite.name, out)
+        path = _write_report(headers, records.latest(results), outdir, suite.name, out)
         print(f"wrote report {path}")
     elif suite is None:
         print(f"next: fwdrev report {out}")
@@ -278,6 +315,16 @@ def cmd_run(args, argv) -> int:
     return 0
 
 
+def _one_line_skips(lines) -> str:
+    """The "skipping engine X: not installed" lines of missing optional engines, as one."""
+    if len(lines) == 1:
+        return lines[0]
+    names = [m.group(1) for m in map(re.compile(r"skipping engine '([^']+)'").search, lines)
+             if m]
+    return (f"fwdrev: skipping {len(lines)} engines not installed here "
+            f"({', '.join(names)}); see 'fwdrev list'")
+
+
 def cmd_plot(args, argv) -> int:
     from bench import plots, records
 
@@ -285,7 +332,12 @@ def cmd_plot(args, argv) -> int:
     outdir = _writable_dir(args.outdir or os.path.dirname(os.path.abspath(args.results)))
     os.makedirs(outdir, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.results))[0]
-    drawn = plots.make_all(records.latest(results), outdir, stem)
+    try:
+        drawn = plots.make_all(records.latest(results), outdir, stem)
+    except OSError as exc:
+        raise UsageError(f"cannot write plots into {outdir}: {exc.strerror or exc}") from None
+    except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
+        raise UsageError(f"{args.results}: the records cannot be plotted ({type(exc).__name__})") from None
     for *_, path in drawn:
         print(path)
     if not drawn:
@@ -302,9 +354,26 @@ def cmd_report(args, argv) -> int:
     name = args.name or os.path.splitext(os.path.basename(args.results))[0]
     if not re.match(r"^[\w.-]+$", name):
         raise UsageError(f"report name {name!r} must be letters, digits, '.', '_' or '-'")
-    path = report.write_report(headers, records.latest(results), outdir, name, args.results)
+    path = _write_report(headers, records.latest(results), outdir, name, args.results)
     print(path)
     return 0
+
+
+def _write_report(headers, results, outdir, name, source):
+    """Write the report and its PNGs under a lock on the report's name (one writer), as a
+    one-line error when the disk or the data fails."""
+    from bench import records, report
+
+    lock = records.lock(os.path.join(outdir, name + ".md"))
+    try:
+        return report.write_report(headers, results, outdir, name, source)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report into {outdir}: {exc.strerror or exc}") from None
+    except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
+        raise UsageError(f"{source}: the records cannot be reported ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    finally:
+        lock.release()
 
 
 def cmd_list(args, argv) -> int:

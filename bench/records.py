@@ -10,8 +10,9 @@ Line kinds (field ``kind``):
 
 The file is append-only and each line is flushed when written, so an interrupted
 sweep keeps every finished record; ``--resume`` skips the records already present
-(those without an ``error``).  Readers refuse a file whose header ``format`` differs
-from this version's, or that has a malformed line.
+(those without an ``error``). One run writes a file at a time (:func:`lock`). Readers
+skip a torn last line (reported), and refuse a file whose header ``format`` differs from
+this version's, or that has a malformed line elsewhere (naming its line number).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import json
 import math
 import os
 import platform
+import re
+import stat
 import sys
 
 from bench import FORMAT_VERSION
@@ -81,26 +84,85 @@ def _cpu_model():
     return None
 
 
-def read(path) -> tuple[list, list]:
-    """Read a results file -> ``(headers, results)``.
+# The fields the plots and the report read, with the JSON types they may have.
+_NUM = (int, float)
+FIELD_TYPES = {
+    "problem": (str,), "engine": (str,), "n": (int, type(None)), "m": (int, type(None)),
+    "depth": (int, type(None)), "seed": (int, type(None)), "params": (dict, type(None)),
+    "settings": (dict, type(None)), "ok": (bool, type(None)), "error": (str, type(None)),
+    "time_median_s": _NUM + (type(None),), "time_min_s": _NUM + (type(None),),
+    "time_spread": _NUM + (type(None),), "fun_time_median_s": _NUM + (type(None),),
+    "grad_fun_ratio": _NUM + (type(None),), "peak_mem_bytes": _NUM + (type(None),),
+    "max_rel_error": _NUM + (type(None),), "engine_sizes": (dict, list, type(None)),
+    "in_size": (int, type(None)), "out_size": (int, type(None)),
+}
+# names end up in file names and in the report: letters, digits and . _ - only
+_NAME = re.compile(r"^[A-Za-z0-9][\w.+-]{0,80}$")
 
-    Raises ``UsageError`` (one line) if the file is missing, unreadable, has no header,
-    has a malformed line, or was written by an incompatible format version.
-    """
+
+def _check_record(rec: dict, where: str):
+    for field, types in FIELD_TYPES.items():
+        if field in rec and (not isinstance(rec[field], types)
+                             or (isinstance(rec[field], bool) and bool not in types)):
+            raise UsageError(f"{where}: field {field!r} has the wrong type "
+                             f"({type(rec[field]).__name__})")
+    for field in ("problem", "engine"):
+        if not _NAME.match(str(rec.get(field, ""))):
+            raise UsageError(f"{where}: {field} name {str(rec.get(field))[:40]!r} is not a "
+                             "fwdrev name (letters, digits, '.', '_', '-')")
+
+
+def _open_regular(path):
+    """Open a results file for reading: a regular file only (a FIFO would block forever,
+    a device is not a results file)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        st = os.stat(path)
     except OSError as exc:
         raise UsageError(f"cannot read results file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{path} is not a regular file (a results file is a JSON Lines file)")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read results file {path}: {exc.strerror or exc}") from None
+
+
+def read(path, warn=None) -> tuple[list, list]:
+    """Read a results file -> ``(headers, results)``.
+
+    A torn *last* line (a run killed mid-write, a full disk) is skipped and reported in
+    one line through ``warn`` (default: standard error); every finished record is kept.
+    Raises ``UsageError`` (one line, naming the line number where it applies) if the file
+    is missing, not a regular file, not UTF-8, has no header, has a malformed line before
+    the last, a record with a field of the wrong type, or was written by an incompatible
+    format version.
+    """
+    data = _open_regular(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not UTF-8 text (not a fwdrev results file)") from None
+    lines = text.split("\n")
+    complete = text.endswith("\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     headers, results = [], []
-    for lineno, line in enumerate(lines, 1):
+    for index, line in enumerate(lines):
+        lineno = index + 1
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
             kind = rec["kind"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
+            if index == last and not complete:  # no newline after it: cut mid-write
+                (warn or _stderr)(f"fwdrev: {path}:{lineno}: skipped a torn last line (an "
+                                  "interrupted write); the records before it are kept")
+                continue
             raise UsageError(f"{path}:{lineno}: not a results record (malformed JSON line)") from None
+        if not isinstance(rec, dict):
+            raise UsageError(f"{path}:{lineno}: not a results record")
         if kind == "header":
             if rec.get("format") != FORMAT_VERSION:
                 raise UsageError(f"{path}: results format {rec.get('format')!r} is not "
@@ -109,10 +171,40 @@ def read(path) -> tuple[list, list]:
         elif kind == "result":
             if not headers:
                 raise UsageError(f"{path}:{lineno}: result before any header")
+            _check_record(rec, f"{path}:{lineno}")
             results.append(rec)
     if not headers:
         raise UsageError(f"{path}: no header record (not a fwdrev results file)")
     return headers, results
+
+
+def _stderr(message):
+    print(message, file=sys.stderr)
+
+
+class Locked(UsageError):
+    """Another fwdrev process holds the lock of a results file."""
+
+
+def lock(path):
+    """An exclusive, non-blocking lock on the results file ``path`` (held for the run).
+
+    A second ``fwdrev run`` writing the same file (or the same suite into one --outdir) is
+    refused at once with a one-line error (exit status 2) instead of interleaving its
+    lines with the first one's. The lock is the OS's (``filelock``): a killed run releases
+    it. The lock file ``<path>.lock`` is left in place, empty.
+    """
+    import filelock
+
+    lk = filelock.FileLock(os.path.abspath(path) + ".lock", timeout=0)
+    try:
+        lk.acquire()
+    except filelock.Timeout:
+        raise Locked(f"{path} is being written by another fwdrev run (lock {path}.lock); "
+                     "wait for it to finish, or write to another --out/--outdir") from None
+    except OSError as exc:
+        raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from None
+    return lk
 
 
 def latest(results) -> list:
@@ -135,6 +227,9 @@ def check_output(path, *, resume=False, overwrite=False) -> set:
     parent = os.path.dirname(path)
     if os.path.isdir(path):
         raise UsageError(f"output {path} is a directory")
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise UsageError(f"output {path} is not a regular file (a device or a pipe cannot "
+                         "hold results that --resume, plot and report read back)")
     if not os.path.isdir(parent):
         raise UsageError(f"output directory {parent} does not exist")
     if not writable(path):
@@ -172,6 +267,8 @@ class Writer:
 
     def __init__(self, path, *, truncate=False):
         self.path = path
+        if not truncate:
+            _drop_torn_tail(path)
         self._fh = open(path, "w" if truncate else "a", encoding="utf-8")
 
     def write(self, rec: dict):
@@ -189,6 +286,25 @@ class Writer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _drop_torn_tail(path):
+    """Before appending (--resume): cut a torn last line, so the next record starts on a
+    line of its own instead of gluing onto half a record."""
+    try:
+        with open(path, "rb+") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            if size == 0:
+                return
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            fh.seek(0)
+            data = fh.read()
+            fh.truncate(data.rfind(b"\n") + 1)
+    except OSError:
+        pass  # not a regular file or not there yet: nothing to repair
 
 
 def _finite(value):

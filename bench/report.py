@@ -8,6 +8,8 @@ other hardware or with a changed engine says what *it* measured.
 from __future__ import annotations
 
 import json
+import glob
+import html
 import os
 import statistics
 from collections import defaultdict
@@ -343,11 +345,27 @@ _METHOD = """\
   not absolute numbers across machines."""
 
 
+def _escaped(value):
+    """Strings from a results file, safe in Markdown: HTML special characters escaped,
+    table pipes escaped, one line (a results file is data, never markup)."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
+
+
 def write_report(headers, records, outdir, name, results_path) -> str:
     """Write ``<outdir>/<name>.md`` and its PNGs; return the Markdown path."""
     from bench.engines import APPROX_TOL, EXACT_TOL
 
     os.makedirs(outdir, exist_ok=True)
+    headers, records = _escaped(headers), _escaped(records)
+    # the folder holds exactly what this report shows: no PNG of an earlier run survives
+    for old in glob.glob(os.path.join(glob.escape(outdir), glob.escape(name) + "-*.png")):
+        os.remove(old)
     drawn = plots.make_all(records, outdir, name)
     h = headers[-1]
     lines = [f"# fwdrev benchmark report: {name}", "",

@@ -272,16 +272,20 @@ def measure_job(job: Job, point: _Point, options: Options, reference_names) -> d
     return rec
 
 
-def run(jobs, writer, *, done=frozenset(), options=None, progress=None, log=None) -> dict:
+def run(jobs, writer, *, done=frozenset(), options=None, progress=None, log=None,
+        budget_s=None) -> dict:
     """Measure ``jobs`` (skipping keys in ``done``) and write each record as it finishes.
 
-    Returns counts ``{"written", "skipped", "failed", "wrong"}``.  Engine failures and
-    wrong results are records (``error`` / ``ok: false``) plus one logged line each.
+    Returns counts ``{"written", "skipped", "failed", "wrong", "unstarted"}``. Engine
+    failures and wrong results are records (``error`` / ``ok: false``) plus one logged line
+    each. ``budget_s``: start no new record after that many seconds (``unstarted`` counts
+    the records left for a later ``--resume``).
     """
     options = options or Options()
+    deadline = None if budget_s is None else time.perf_counter() + budget_s
     log = log or (lambda msg: print(msg, file=sys.stderr))
     reference_names = {name for name, e in engine_registry.ENGINES.items() if not e.missing()}
-    counts = {"written": 0, "skipped": 0, "failed": 0, "wrong": 0}
+    counts = {"written": 0, "skipped": 0, "failed": 0, "wrong": 0, "unstarted": 0}
     groups = {}
     for job in jobs:
         groups.setdefault((job.problem, json.dumps(job.size.__dict__, sort_keys=True),
@@ -291,11 +295,17 @@ def run(jobs, writer, *, done=frozenset(), options=None, progress=None, log=None
         todo = [j for j in group if j.key() not in done]
         counts["skipped"] += len(group) - len(todo)
         finished += len(group) - len(todo)
+        if deadline is not None and time.perf_counter() > deadline:
+            counts["unstarted"] += len(todo)
+            continue
         if not todo:
             continue
         first = todo[0]
         point = _Point(problem_registry.get(first.problem), first.size, first.seed, options)
         for job in todo:
+            if deadline is not None and time.perf_counter() > deadline:
+                counts["unstarted"] += 1
+                continue
             if progress:
                 progress.update(finished, job.label())
             rec = measure_job(job, point, options, reference_names)

@@ -61,8 +61,12 @@ def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None):
     blocks, out = [], None
     for start, stop in calls.chunks(n, chunk):
         out, t = push_forward(f, args, argnum, calls.basis_chunk(in_shape, start, stop, dtype))
-        if scalar_output_for and not blocks:
-            calls.check_scalar_output(out, scalar_output_for, "dualnum.jacobian or dualnum.jvp")
+        if not blocks:  # the output's shape is known after the first pass: size the rest
+            if scalar_output_for:
+                calls.check_scalar_output(out, scalar_output_for,
+                                          "dualnum.jacobian or dualnum.jvp")
+            calls.check_jacobian_size(np.shape(value_of(out)), in_shape, np.result_type(t),
+                                      "dualnum.jacobian")
         blocks.append(t)
     return out, calls.assemble_jacobian(blocks, np.shape(value_of(out)), in_shape, "columns")
 

@@ -135,6 +135,9 @@ def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True)
     """Jacobian(s) from a recorded tape by sweeps over chunks of output components."""
     out_shape = np.shape(value_of(out))
     m = int(np.prod(out_shape, dtype=int))
+    for s in in_shapes:  # refuse up front, with the estimate, what cannot fit in memory
+        calls.check_jacobian_size(out_shape, s, np.result_type(value_of(out), np.float32),
+                                  "tapes.jacobian")
     blocks = [[] for _ in in_shapes]
     for start, stop in calls.chunks(m, chunk) if m else []:
         seed = calls.basis_chunk(out_shape, start, stop,
