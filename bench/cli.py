@@ -365,6 +365,8 @@ def _write_report(headers, results, outdir, name, source):
     from bench import records, report
 
     lock = records.lock(os.path.join(outdir, name + ".md"))
+    print(f"fwdrev: drawing the plots and writing the report {name}.md into {outdir} ...",
+          file=sys.stderr, flush=True)
     try:
         return report.write_report(headers, results, outdir, name, source)
     except OSError as exc:

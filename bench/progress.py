@@ -1,4 +1,9 @@
-"""A one-line progress display for long sweeps, shown only on a terminal."""
+"""Progress a person can follow during long sweeps (``tqdm`` draws it).
+
+On a terminal: one bar on stderr with the current record, the elapsed time and an ETA,
+redrawn in place. Elsewhere (a CI log, a pipe): one plain line per record, so the log
+says what ran and when, with nothing rewritten in place.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +11,46 @@ import sys
 import time
 
 
-class Progress:
-    """``[ 3/50  0:42] tanh-net forward n=16 m=4`` rewritten in place on stderr.
+def _clock(seconds: float) -> str:
+    mins, secs = divmod(int(seconds), 60)
+    hours, mins = divmod(mins, 60)
+    return f"{hours}:{mins:02d}:{secs:02d}" if hours else f"{mins}:{secs:02d}"
 
-    Quiet (no output at all) when the stream is not a TTY, so logs and CI output stay
-    clean; ``enabled`` overrides the detection (tests).
+
+class Progress:
+    """Progress over ``total`` records: ``update(done, label)`` before each record runs.
+
+    ``enabled`` forces the terminal bar on (True) or off (False; plain lines instead);
+    by default it follows ``stream.isatty()``.
     """
 
-    def __init__(self, total, stream=None, enabled=None):
+    def __init__(self, total, stream=None, enabled=None, unit="record"):
         self.total = total
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        tty = self.stream.isatty() if enabled is None else enabled
         self.start = time.monotonic()
-        self._width = 0
+        self._bar = None
+        if tty:
+            from tqdm import tqdm
+            self._bar = tqdm(total=total, file=self.stream, unit=unit, dynamic_ncols=True,
+                             leave=False, bar_format="{n_fmt}/{total_fmt} {bar} {elapsed}<"
+                                                     "{remaining} {postfix}")
 
     def update(self, done, label):
-        if not self.enabled:
+        if self._bar is not None:
+            self._bar.n = done
+            self._bar.set_postfix_str(label, refresh=False)
+            self._bar.refresh()
             return
-        mins, secs = divmod(int(time.monotonic() - self.start), 60)
-        text = f"[{done:>{len(str(self.total))}}/{self.total} {mins}:{secs:02d}] {label}"
-        pad = max(0, self._width - len(text))
-        self.stream.write("\r" + text + " " * pad)
-        self.stream.flush()
-        self._width = len(text)
+        if done >= self.total:
+            return
+        elapsed = time.monotonic() - self.start
+        eta = f", ETA {_clock(elapsed / done * (self.total - done))}" if done else ""
+        width = len(str(self.total))
+        print(f"[{done + 1:>{width}}/{self.total} {_clock(elapsed)}{eta}] {label}",
+              file=self.stream, flush=True)
 
     def close(self):
-        if self.enabled and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

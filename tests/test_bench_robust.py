@@ -180,3 +180,20 @@ def test_a_disk_that_fills_mid_run_keeps_the_finished_records(tmp_path, capsys, 
     assert _run("run", *FAST, "--n", "2,3,4", "--out", str(path), "--resume") == 0
     _, results = records.read(path)
     assert len(records.latest(results)) == 3
+
+
+def test_several_missing_engines_are_one_line(tmp_path, capsys, monkeypatch):
+    from bench import engines
+
+    from bench.engines.fd import FiniteDifferenceEngine
+
+    def ghost(engine_name):
+        return type("Ghost", (FiniteDifferenceEngine,),
+                    {"name": engine_name, "requires": (f"no_such_module_{engine_name[-1]}",)})()
+
+    for name in ("ghost-a", "ghost-b"):
+        monkeypatch.setitem(engines.ENGINES, name, ghost(name))
+    assert _run("run", *FAST[:2], "--engine", "ghost-a,ghost-b,forward",
+                *FAST[4:], "--out", str(tmp_path / "r.jsonl")) == 0
+    skips = [line for line in capsys.readouterr().err.splitlines() if "skipping" in line]
+    assert len(skips) == 1 and "ghost-a" in skips[0] and "ghost-b" in skips[0]
