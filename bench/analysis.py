@@ -48,6 +48,26 @@ def fit_slope(xs, ys) -> float | None:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
+def slope_interval(xs, samples, level=0.95, draws=400, seed=0):
+    """A bootstrap confidence interval of the log-log slope from the spread of the timing
+    samples: each draw fits the slope through one sample picked at random per point.
+
+    ``samples[i]`` are the timed samples of the point ``xs[i]``. Returns ``(lo, hi)``, or
+    ``None`` with fewer than two distinct x values or no samples.
+    """
+    pts = [(x, [s for s in ss if s and s > 0]) for x, ss in zip(xs, samples) if x and x > 0]
+    pts = [(x, ss) for x, ss in pts if ss]
+    if len({x for x, _ in pts}) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    lx = np.log([x for x, _ in pts])
+    logs = [np.log(ss) for _, ss in pts]
+    fits = [np.polyfit(lx, [ls[rng.integers(len(ls))] for ls in logs], 1)[0]
+            for _ in range(draws)]
+    tail = (1.0 - level) / 2.0 * 100.0
+    return float(np.percentile(fits, tail)), float(np.percentile(fits, 100.0 - tail))
+
+
 def upper_half(xs, ys):
     """The points with the larger half of x (at least 2), where fixed per-call
     overhead matters least -- the fit there estimates the asymptotic exponent."""
@@ -71,7 +91,8 @@ def series(records, knob, field="time_median_s"):
             continue
         fixed = tuple((k, r[k]) for k in KNOBS if k != knob) + \
             (("params", json.dumps(r.get("params") or {}, sort_keys=True)),)
-        groups[(r["problem"], settings_label(r), r["engine"], fixed)][r[knob]] = y
+        groups[(r["problem"], settings_label(r), r["engine"], fixed)][r[knob]] = (
+            y if field != "samples_s" else list(y))
     return {k: sorted(v.items()) for k, v in groups.items()
             if len({x for x in v if x is not None}) >= 2}
 
@@ -80,14 +101,30 @@ def slopes(records, knob, field="time_median_s") -> list:
     """One row per series: problem, variant, fixed knobs, points, slope (all), slope
     (upper half of the range)."""
     rows = []
-    for (problem, label, engine, fixed), pts in series(records, knob, field).items():
+    samples = series(records, knob, "samples_s") if field == "time_median_s" else {}
+    for key, pts in series(records, knob, field).items():
+        problem, label, engine, fixed = key
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         var = engine + (f"[{label}]" if label else "")
+        by_x = dict(samples.get(key, ()))
+        ux, _ = upper_half(xs, ys)
+        interval = slope_interval(ux, [by_x.get(x, ()) for x in ux])
         rows.append({"problem": problem, "variant": var, "engine": engine, "label": label,
                      "fixed": dict(fixed), "knob": knob,
                      "points": len(pts), "x_range": (xs[0], xs[-1]),
-                     "slope": fit_slope(xs, ys), "slope_upper": fit_slope(*upper_half(xs, ys))})
+                     "slope": fit_slope(xs, ys), "slope_upper": fit_slope(*upper_half(xs, ys)),
+                     "slope_upper_ci": interval})
     return rows
+
+
+def is_flat(slope, interval, noise=0.1) -> bool:
+    """A slope that is 0 within noise: its interval contains 0, or it is below ``noise``
+    in size (timings of a few microseconds do not resolve smaller exponents)."""
+    if slope is None:
+        return False
+    if interval is not None and interval[0] <= 0.0 <= interval[1]:
+        return True
+    return abs(slope) < noise
 
 
 def ratio_points(records, a="forward", b="reverse") -> list:

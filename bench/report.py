@@ -138,12 +138,23 @@ def slope_findings(records) -> list:
     for knob in ("n", "m", "depth"):
         for row in analysis.slopes(records, knob):
             if row["slope_upper"] is not None:
-                by[(row["problem"], row["variant"])].setdefault(knob, []).append(
-                    row["slope_upper"])
+                by[(row["problem"], row["variant"])].setdefault(knob, []).append(row)
     for (problem, var), knobs in by.items():
-        parts = [f"{knob}^{_exp(statistics.median(vals))}" for knob, vals in knobs.items()]
-        out.append(f"**{problem} / {var}**: time grows like " + ", ".join(parts)
-                   + " (median over series of the upper-half fit).")
+        parts = []
+        for knob, rows in knobs.items():
+            row = sorted(rows, key=lambda r: r["slope_upper"])[(len(rows) - 1) // 2]  # median
+            slope, ci = row["slope_upper"], row["slope_upper_ci"]
+            interval = f" [{_exp(ci[0])}, {_exp(ci[1])}]" if ci else ""
+            if analysis.is_flat(slope, ci):
+                parts.append(f"flat in {knob} (within noise: {knob}^{_exp(slope)}{interval})")
+            elif slope < 0:
+                parts.append(f"falls with {knob} (like {knob}^{_exp(slope)}{interval}: fixed "
+                             "costs amortised, not a law)")
+            else:
+                parts.append(f"grows like {knob}^{_exp(slope)}{interval}")
+        out.append(f"**{problem} / {var}**: time " + "; ".join(parts)
+                   + " (median series, fit over the upper half of the range; 95% interval "
+                     "from the spread of the timing samples).")
     return out
 
 

@@ -91,3 +91,16 @@ def test_settings_sweeps_group_records_differing_in_settings():
     (sw,) = analysis.settings_sweeps(recs)
     assert [label for label, _ in sw["times"]] == ["chunk=1", "chunk=4", "chunk=16"]
     assert math.isclose(sw["times"][2][1], 1e-3 / 16)
+
+
+def test_slope_intervals_come_from_the_sample_spread_and_flat_is_flat():
+    from bench import analysis
+    xs = [10, 100, 1000]
+    tight = [[1e-3 * (x / 10) * f for f in (0.99, 1.0, 1.01)] for x in xs]
+    lo, hi = analysis.slope_interval(xs, tight)
+    assert lo < 1.0 < hi and hi - lo < 0.05
+    noisy_flat = [[1e-6 * f for f in (0.5, 1.0, 1.6)] for _ in xs]
+    ci = analysis.slope_interval(xs, noisy_flat)
+    assert ci[0] < 0.0 < ci[1]
+    assert analysis.is_flat(-0.21, ci)
+    assert not analysis.is_flat(1.0, (0.95, 1.05))
