@@ -30,6 +30,23 @@ def variant(rec) -> str:
     return rec["engine"] + (f"[{label}]" if label else "")
 
 
+def size_label(r) -> str:
+    """A readable size for a record or point: the knobs that vary, params by name (the
+    ADBench problems are sized by d, K / cameras, points / l, c, not by n), and the number
+    of inputs where the knobs do not say it."""
+    params = r.get("params") or {}
+    parts = [f"n={r['n']}"] if r.get("n") else []
+    if r.get("m") is not None and (r["m"] != 1 or not params):
+        parts.append(f"m={r['m']}")
+    if r.get("depth") is not None:
+        parts.append(f"depth={r['depth']}")
+    parts += [f"{k}={v:g}" for k, v in params.items()]
+    label = " ".join(parts) or "default size"
+    if params and r.get("in_size"):
+        label += f" ({r['in_size']} inputs)"
+    return label
+
+
 def usable(records) -> list:
     """Records that have a timing (not failed)."""
     return [r for r in records if not r.get("error") and r.get("time_median_s")]
@@ -210,7 +227,8 @@ def grad_ratios(records) -> list:
         if key not in rows or rank > rows[key][0]:
             rows[key] = (rank, r)
     return [{"problem": p, "variant": v, "n": r["n"], "in_size": r["in_size"], "m": r["m"],
-             "depth": r["depth"], "ratio": r["grad_fun_ratio"]}
+             "depth": r["depth"], "params": r.get("params"), "ratio": r["grad_fun_ratio"],
+             "tier": r.get("fun_tier")}
             for (p, v), (_, r) in sorted(rows.items())]
 
 

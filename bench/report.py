@@ -85,10 +85,7 @@ def ratio_findings(records, a="forward", b="reverse") -> list:
 
 
 def _where(p):
-    parts = [f"n={p['n']}", f"m={p['m']}"]
-    if p["depth"] is not None:
-        parts.append(f"depth={p['depth']}")
-    return " ".join(parts)
+    return analysis.size_label(p)
 
 
 def _crossover_sentences(pts, a, b):
@@ -178,11 +175,29 @@ def grad_findings(records) -> list:
     for problem in dict.fromkeys(r["problem"] for r in rows):
         pr = [r for r in rows if r["problem"] == problem]
         first = pr[0]
-        size = f"n={first['n']}" + (f" ({first['in_size']} inputs)"
-                                    if first["in_size"] != first["n"] else "")
-        parts = ", ".join(f"{r['variant']} {r['ratio']:.3g}×" for r in
-                          sorted(pr, key=lambda r: r["ratio"]))
+        size = analysis.size_label(first) + (
+            f" ({first['in_size']} inputs)" if first.get("in_size") not in (first["n"], None)
+            and not first.get("params") else "")
+        tiers = {r["tier"] for r in pr if r.get("tier")}
+        if tiers >= {"python", "compiled"}:  # each engine against its own tier's primal
+            parts = "; ".join(
+                f"{what}: " + ", ".join(f"{r['variant']} {r['ratio']:.3g}×" for r in
+                                        sorted((r for r in pr if r["tier"] == tier),
+                                               key=lambda r: r["ratio"]))
+                for tier, what in (("compiled", "compiled engines / the @njit primal"),
+                                   ("python", "Python engines / the same loop in Python")))
+        else:
+            parts = ", ".join(f"{r['variant']} {r['ratio']:.3g}×" for r in
+                              sorted(pr, key=lambda r: r["ratio"]))
         out.append(f"**{problem}** at {size}: derivative / function time = {parts}.")
+        below = [r for r in pr if r["ratio"] < 1.0]
+        if below:
+            names = ", ".join(f"{r['variant']} ({r['ratio']:.2g}×)" for r in below)
+            out.append(f"  Below 1 — a derivative faster than its own function — for {names}: "
+                       "the derivative kernel does less or better-vectorised work than the "
+                       "primal kernel (a hand-written adjoint fuses the loop the primal runs "
+                       "with a dependent sum), or the two timings are within noise; it is not "
+                       "a free derivative.")
     return out
 
 
@@ -259,12 +274,73 @@ def memory_findings(records) -> list:
         r = max((t for t in tape_recs if t["problem"] == problem),
                 key=lambda t: t["peak_mem_bytes"])
         tape = r["engine_sizes"]["tape_bytes"]
-        where = " ".join(f"{k}={r[k]}" for k in ("n", "m", "depth") if r[k] is not None)
+        where = analysis.size_label(r)
+        ops = r["engine_sizes"].get("tape_len")
+        extra = r["peak_mem_bytes"] - tape
+        per_op = f", about {fmt_bytes(extra / ops)} per op" if ops and extra > 0 else ""
         out.append(f"**{problem}** {analysis.variant(r)} at {where}: measured peak "
                    f"{fmt_bytes(r['peak_mem_bytes'])} is {r['peak_mem_bytes'] / tape:.3g}× "
                    f"the {fmt_bytes(tape)} of values the tape reports holding "
-                   f"({r['engine_sizes'].get('tape_len')} recorded ops).")
+                   f"({ops} recorded ops{per_op}): the tape's own byte count is only its "
+                   "arrays' data; each recorded op also costs a Python node, its tuples and "
+                   "NumPy array headers (~100 B each), which dominate for scalar ops.")
+    out += _forward_memory_findings(records)
     return out
+
+
+def _forward_memory_findings(records) -> list:
+    """Why forward mode can use more memory than reverse on a scalar loss: no tape, but
+    every live value carries k tangents (k = the chunk of directions per pass)."""
+    out = []
+    by_point = defaultdict(dict)
+    for r in analysis.usable(records):
+        if r.get("peak_mem_bytes") and r.get("scalar") and r["engine"] in ("forward", "reverse") \
+                and not analysis.settings_label(r):
+            by_point[(r["problem"], r["n"], r["m"], r["depth"])][r["engine"]] = r
+    above = [(k, p) for k, p in by_point.items() if len(p) == 2
+             and p["forward"]["peak_mem_bytes"] > p["reverse"]["peak_mem_bytes"]]
+    if above:
+        (problem, n, *_), p = max(above, key=lambda kp: kp[1]["forward"]["peak_mem_bytes"])
+        k = min(n or 1, 64)
+        out.append(
+            f"Forward mode above reverse at {len(above)} of {len(by_point)} scalar-loss points "
+            f"(e.g. **{problem}** n={n}: forward {fmt_bytes(p['forward']['peak_mem_bytes'])}, "
+            f"reverse {fmt_bytes(p['reverse']['peak_mem_bytes'])}): forward mode stores no "
+            f"tape, but each live value carries k = {k} tangents (one per direction of the "
+            "pass, up to 64), so its working set is about k + 1 times the function's, while "
+            "reverse keeps one copy of every intermediate.")
+    return out
+
+
+#: a record whose timing samples spread more than this ((max - min) / median) is "noisy"
+NOISY_SPREAD = 0.5
+
+
+def noisy(records) -> list:
+    return [r for r in records if (r.get("time_spread") or 0.0) > NOISY_SPREAD]
+
+
+def noise_findings(records, header) -> list:
+    """How trustworthy the timings are: the noisy records, named, and the machine's load."""
+    loud = noisy(records)
+    timed = [r for r in records if r.get("time_median_s")]
+    if not timed:
+        return []
+    load = header.get("load_avg")
+    cpus = header.get("cpu_count")
+    where = (f" The load average at the start was {load[0]:.2f} on {cpus} CPUs"
+             + (" (a busy machine: other work shared the cores)." if cpus and load[0] > 0.5 * cpus
+                else ".") if load else "")
+    if not loud:
+        return [f"All {len(timed)} timed records have a sample spread below "
+                f"{NOISY_SPREAD:.0%}.{where}"]
+    worst = sorted(loud, key=lambda r: -r["time_spread"])[:5]
+    names = ", ".join(f"{r['problem']} {analysis.variant(r)} {analysis.size_label(r)} "
+                      f"({r['time_spread']:.0%})" for r in worst)
+    return [f"**{len(loud)} of {len(timed)} records are noisy** (timing spread above "
+            f"{NOISY_SPREAD:.0%}, marked ⚠ in the tables): read their numbers as rough; the "
+            f"worst: {names}.{where} Ratios measured close together in time are more "
+            "reliable than absolute times."]
 
 
 def correctness_findings(records) -> list:
@@ -275,15 +351,15 @@ def correctness_findings(records) -> list:
     out = [f"{good} of {len(records)} records agree with their reference engine within "
            "tolerance."]
     for r in wrong:
-        out.append(f"- **WRONG**: {r['problem']} {analysis.variant(r)} n={r['n']} m={r['m']}"
-                   f" depth={r['depth']}: max_rel_error {fmt_num(r.get('max_rel_error'))} "
+        out.append(f"- **WRONG**: {r['problem']} {analysis.variant(r)} {analysis.size_label(r)}"
+                   f": max_rel_error {fmt_num(r.get('max_rel_error'))} "
                    f"> {r.get('tolerance')} against {r.get('reference')}.")
     for r in failed:
-        out.append(f"- **FAILED**: {r['problem']} {analysis.variant(r)} n={r['n']} "
-                   f"m={r['m']} depth={r['depth']}: {r['error']}")
+        out.append(f"- **FAILED**: {r['problem']} {analysis.variant(r)} "
+                   f"{analysis.size_label(r)}: {r['error']}")
     for r in unchecked:
         out.append(f"- unchecked (no reference engine available): {r['problem']} "
-                   f"{analysis.variant(r)} n={r['n']}")
+                   f"{analysis.variant(r)} {analysis.size_label(r)}")
     return out
 
 
@@ -310,7 +386,8 @@ def records_table(records) -> list:
             (f"| {params} " if with_params else "") +
             f"| {r['n']} | {r['m']} | {r['depth'] if r['depth'] is not None else '–'} | "
             f"{analysis.variant(r)} | {fmt_time(r.get('time_median_s'))} | "
-            f"{fmt_time(r.get('time_min_s'))} | {fmt_num(r.get('time_spread'), 2)} | "
+            f"{fmt_time(r.get('time_min_s'))} | {fmt_num(r.get('time_spread'), 2)}"
+            f"{' ⚠' if (r.get('time_spread') or 0.0) > NOISY_SPREAD else ''} | "
             f"{fmt_time(r.get('first_call_s'))} | {fmt_time(r.get('fun_time_median_s'))} | "
             f"{fmt_num(r.get('grad_fun_ratio'))} | {fmt_bytes(r.get('peak_mem_bytes'))} | "
             f"{sizes or '–'} | {fmt_num(r.get('max_rel_error'), 2)} | {ok} |")
@@ -411,6 +488,7 @@ def write_report(headers, records, outdir, name, results_path) -> str:
     mem = memory_findings(records)
     if mem:
         lines += ["", "### Memory", ""] + [f"- {s}" for s in mem]
+    lines += ["", "### Timing noise", ""] + (noise_findings(records, h) or ["No timings."])
     lines += ["", "### Correctness", ""] + correctness_findings(records)
     # Peers (issue 5): a section of its own, present when any peer engine was measured.
     from bench import peers_report

@@ -175,6 +175,13 @@ class _Point:
         inst = self.instance
         self.fun = time_call(lambda: inst.f(inst.x), min_sample_s=options.min_sample_s,
                              samples=options.samples, max_time_s=options.max_time_s)
+        # the Python tier's primal: the same loop on plain floats (Problem.native_primal)
+        self.fun_python = None
+        if prob.native_primal:
+            floats = inst.x.tolist()
+            self.fun_python = time_call(lambda: inst.f(floats),
+                                        min_sample_s=options.min_sample_s,
+                                        samples=options.samples, max_time_s=options.max_time_s)
         self.derivatives = {}     # engine name -> first result computed at this point
         self.by_namespace = {}    # array namespace name -> instance (peers: jax.numpy ...)
 
@@ -205,7 +212,8 @@ def measure_job(job: Job, point: _Point, options: Options, reference_names) -> d
     ``in_size, out_size, scalar``; ``time_median_s, time_min_s, time_spread,
     repeats`` (calls per sample), ``samples_s``; ``first_call_s`` (build + first call:
     tracing/recording/compiling); ``fun_time_median_s`` and ``grad_fun_ratio`` (the
-    cheap-gradient ratio: derivative time / function time); ``peak_mem_bytes,
+    cheap-gradient ratio: derivative time / function time, the function timed in the
+    engine's own tier: ``fun_tier`` is "numpy", "compiled" or "python"); ``peak_mem_bytes,
     mem_baseline_bytes, mem_method``; ``engine_sizes`` (tape_len, tape_bytes ...),
     ``engine_version``; ``reference, max_rel_error, tolerance, ok``; ``error``
     (``None`` unless the engine failed; then timing fields are ``None``).
@@ -236,8 +244,14 @@ def measure_job(job: Job, point: _Point, options: Options, reference_names) -> d
     rec.update({
         "time_median_s": timing.median_s, "time_min_s": timing.min_s,
         "time_spread": timing.spread, "repeats": timing.number, "samples_s": timing.samples,
-        "fun_time_median_s": point.fun.median_s,
-        "grad_fun_ratio": timing.median_s / point.fun.median_s if point.fun.median_s else None,
+    })
+    # each engine against the primal of its own tier (compiled or plain Python)
+    fun, tier = point.fun, "compiled" if prob.native_primal else "numpy"
+    if point.fun_python is not None and not eng.compiled:
+        fun, tier = point.fun_python, "python"
+    rec.update({
+        "fun_time_median_s": fun.median_s, "fun_tier": tier,
+        "grad_fun_ratio": timing.median_s / fun.median_s if fun.median_s else None,
     })
     # Correctness against the reference engine on the same input.
     ref = engine_registry.reference_for(eng, reference_names)

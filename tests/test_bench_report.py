@@ -138,3 +138,15 @@ def test_time_per_scalar_op_comes_from_the_problems_op_count():
     assert "3000 scalar ops" in line and "primal 1 ns per op" in line
     assert "forward-jit 2 ns (2× the primal)" in line and "reverse-jit 4 ns (4× the primal)" in line
     assert per_op_findings([dict(r, problem="tanh-net") for r in recs]) == []  # no op count
+
+
+def test_noisy_records_are_flagged_with_the_load():
+    from bench import report
+    recs = [{"problem": "tanh-net", "engine": "forward", "n": 4, "m": 1, "depth": None,
+             "time_median_s": 1e-3, "time_spread": s, "settings": {}} for s in (0.1, 0.9)]
+    lines = report.noise_findings(recs, {"load_avg": [3.0, 2.0, 1.0], "cpu_count": 2})
+    assert "1 of 2 records are noisy" in lines[0] and "busy machine" in lines[0]
+    assert "90%" in lines[0]
+    table = "\n".join(report.records_table(recs))
+    assert table.count("⚠") == 1
+    assert "All 1 timed" in report.noise_findings(recs[:1], {})[0]

@@ -197,3 +197,17 @@ def test_several_missing_engines_are_one_line(tmp_path, capsys, monkeypatch):
                 *FAST[4:], "--out", str(tmp_path / "r.jsonl")) == 0
     skips = [line for line in capsys.readouterr().err.splitlines() if "skipping" in line]
     assert len(skips) == 1 and "ghost-a" in skips[0] and "ghost-b" in skips[0]
+
+
+def test_each_engine_is_compared_with_the_primal_of_its_own_tier(tmp_path):
+    pytest.importorskip("numba")
+    path = tmp_path / "r.jsonl"
+    assert _run("run", "--problem", "logistic-loop", "--engine", "forward,forward-jit",
+                "--depth", "200", "--samples", "2", "--min-time", "0.001", "--max-time",
+                "0.05", "--no-memory", "--out", str(path)) == 0
+    _, results = records.read(path)
+    by = {r["engine"]: r for r in results}
+    assert by["forward-jit"]["fun_tier"] == "compiled" and by["forward"]["fun_tier"] == "python"
+    # the Python loop is far slower than the kernel: the Python engine's ratio is modest
+    assert by["forward"]["fun_time_median_s"] > 5 * by["forward-jit"]["fun_time_median_s"]
+    assert by["forward"]["grad_fun_ratio"] < 1000

@@ -74,6 +74,10 @@ class Engine:
     tolerance: float | None = None
     #: Reference engines to check this one against, first available wins.
     references: tuple = ("reverse", "forward")
+    #: True for engines that run compiled code (fwdrev's numba tier): on problems with a
+    #: compiled primal their derivative/function ratio divides by that primal; the others'
+    #: by the same loop in plain Python (``Problem.native_primal``).
+    compiled: bool = False
 
     def missing(self) -> str | None:
         """Why the engine cannot run here (``None`` if it can)."""

@@ -67,6 +67,7 @@ def njit_form(f, x):
 
 class _JitEngine(Engine):
     requires = ("numba",)
+    compiled = True
 
     def namespace(self):
         return NJIT

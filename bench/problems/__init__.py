@@ -104,6 +104,10 @@ class Problem:
         scalar_ops: ``scalar_ops(size) -> int``, the exact number of scalar arithmetic
                     operations of one evaluation, for scalar-loop problems: the report
                     then gives nanoseconds per operation for the primal and every mode.
+        native_primal: True when ``fn`` on a NumPy array runs a compiled (``@njit``)
+                    kernel and on a list of floats the same loop in plain Python: each
+                    engine's derivative/function ratio then divides by the primal of its
+                    own tier (compiled engines by the kernel, Python engines by the loop).
     """
 
     name: str
@@ -120,6 +124,7 @@ class Problem:
     min_n: int = 1
     fixed: dict = field(default_factory=dict)
     scalar_ops: Callable[[Size], int] | None = None
+    native_primal: bool = False
 
     def size(self, n=None, m=None, depth=None, params=None) -> Size:
         """Complete a partial size with this problem's defaults and fixed values.

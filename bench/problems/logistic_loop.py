@@ -81,4 +81,5 @@ PROBLEM = Problem(
     params={"r": (3.0, "map parameter (lecture: 4, chaotic; default 3 keeps f' finite)")},
     fixed={"n": 1},
     scalar_ops=lambda size: 3 * size.depth,  # r * v, 1 - v, and their product
+    native_primal=True,
 )

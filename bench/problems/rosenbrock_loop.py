@@ -73,4 +73,5 @@ PROBLEM = Problem(
     min_n=2,
     # per pair: a**2, b - ., (.)**2, 100 *, 1 - a, (.)**2, +, s + .
     scalar_ops=lambda size: 8 * (size.n // 2),
+    native_primal=True,
 )
