@@ -16,7 +16,9 @@ NumPy rule and the kernel allocating their outputs): the kernel is used for the 
 kept where it was as fast or faster — ``add``/``positive`` (NumPy returns the input
 unchanged), ``power`` (a ``pow`` call per element), ``sin``/``cos``/``sinh``/``cosh``,
 ``logaddexp``/``softplus`` (NumPy's SIMD exp/sin/cos beat libm calls), ``sign``, and the
-reverse rules of ``subtract``/``multiply``/``clip``. Every op in these lists has partials
+reverse rules of ``subtract``/``multiply``/``clip``, and the rules whose stable forms need
+``exp``/``hypot``/``logaddexp`` (``expm1``, ``tanh``, ``arctan``, ``arctan2``, ``hypot``,
+``arcsinh``, ``sigmoid``). Every op in these lists has partials
 made of correctly rounded operations only (+ - * /, sqrt, sign, comparisons), so the
 kernel's numbers are NumPy's numbers: results do not change (at most the sign of a zero).
 
@@ -36,14 +38,13 @@ import numpy as np
 #: forward rules faster fused (bench/fused_kernels.py, 2-core AMD EPYC, NumPy 2.4)
 FUSED_JVP = frozenset({
     "subtract", "multiply", "divide", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2",
-    "expm1", "log", "log2", "log10", "log1p", "tan", "arcsin", "arccos", "arctan", "arctan2",
-    "hypot", "tanh", "arcsinh", "arccosh", "arctanh", "abs", "maximum", "minimum", "clip",
-    "relu"})
+    "log", "log2", "log10", "log1p", "tan", "arcsin", "arccos", "arccosh", "arctanh", "abs",
+    "maximum", "minimum", "clip", "relu"})
 #: reverse rules faster fused
 FUSED_VJP = frozenset({
-    "divide", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2", "expm1", "log", "log2",
-    "log10", "log1p", "tan", "arcsin", "arccos", "arctan", "arctan2", "hypot", "tanh",
-    "arcsinh", "arccosh", "arctanh", "abs", "maximum", "minimum", "relu"})
+    "divide", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2", "log", "log2", "log10",
+    "log1p", "tan", "arcsin", "arccos", "arccosh", "arctanh", "abs", "maximum", "minimum",
+    "relu"})
 MIN_SIZE = 1 << 16
 enabled = os.environ.get("FWDREV_FUSED", "1") != "0"
 
@@ -95,7 +96,7 @@ def _source(ops, digest):
                     lines += inner[1:] + ["    any_bad |= bad"]
                 lines += ["    return any_bad"]
     lines += ["", "", "pw_0 = _nr.scalar_rule(_ops['power']).partials[0]"]
-    for y in range(4):  # the exponent is a constant of the source: pow folds
+    for y in range(3):  # the exponent is a constant of the source: pow folds
         for mode, arg in (("jvp", "t"), ("vjp", "g")):
             lines += ["", "", "@numba.njit(cache=True, error_model='numpy')"] + _loop(
                 f"def {mode}_power_{y}(out, x, {arg}, res):",
@@ -140,10 +141,10 @@ def _int_exponent(op, primals, needed):
     if op.name != "power" or len(primals) != 2 or needed[1]:
         return None
     y = primals[1]
-    # 0 <= y <= 3: the partial's exponent y - 1 is one NumPy computes exactly by a fast
-    # path (x**-1 is not used: 1/x and pow(x, -1) may round differently); LLVM folds
-    # pow(x, 0.0), pow(x, 1.0), pow(x, 2.0) into 1, x, x * x as NumPy does
-    if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)) and 0 <= y <= 3:
+    # 0 <= y <= 2: the partial's exponent y - 1 is 0 or 1, where pow is exact in NumPy and
+    # in the kernel alike (x**3's partial needs x**2.0, which NumPy's vectorised pow may
+    # round differently from libm's, and the kernels must give NumPy's numbers exactly)
+    if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)) and 0 <= y <= 2:
         return int(y)
     return None
 

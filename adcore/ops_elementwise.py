@@ -57,9 +57,14 @@ elementwise("divide",     np.divide,     lambda o, x, y: 1.0 / y, lambda o, x, y
             domains=(REAL, _NONZERO), szero=(None, ConstZero(0, lambda o, x, y: x == 0)))
 elementwise("negative",   np.negative,   lambda o, x: -1.0)
 elementwise("positive",   np.positive,   lambda o, x: 1.0)
-# y == 0 is added to the exponent so the y == 0 case is 0 * x**0 = 0, not 0 * inf at x = 0;
+# d/dx = y x**(y - 1). The exponent is y - 1 + 1 = 0 where y == 0 and x**-1 would overflow
+# (x = 0: the kink convention 0 * 0**0 = 0, not 0 * inf = NaN); elsewhere it stays y - 1, so
+# that d2/dx dy = 1/x at y = 0. (For |y| < 1 and tiny x the rounding of y - 1 is magnified
+# |log x| times -- up to ~140 ulps at x = 1e-300; correcting it would cost a second pow per
+# element of every x**2: tests/test_accuracy.py lists it as a known limit.)
 # x == 0 is added inside the log so d/dy at x = 0 is out * log(1) = 0 (kink convention).
-elementwise("power",      np.power,      lambda o, x, y: y * x ** (y - 1.0 + (y == 0)),
+elementwise("power",      np.power,
+            lambda o, x, y: y * x ** (y - 1.0 + ((y == 0) & (x < 5.6e-309) & (x > -5.6e-309))),
                                          lambda o, x, y: o * np.log(x + (x == 0)),
             domains=(POSITIVE, REAL),
             kink="d/dx is 0 where y == 0; d/dy is 0 where x == 0",
@@ -75,34 +80,79 @@ elementwise("cbrt",       np.cbrt,       lambda o, x: 1.0 / (3.0 * o * o), domai
 elementwise("reciprocal", np.reciprocal, lambda o, x: -o * o, domains=(_NONZERO,))
 elementwise("exp",        np.exp,        lambda o, x: o)
 elementwise("exp2",       np.exp2,       lambda o, x: o * _LOG2)
-elementwise("expm1",      np.expm1,      lambda o, x: o + 1.0)
+# exp(x), not o + 1: expm1(x) + 1 cancels for x < 0 (expm1'(-37.43) was 0, not 5.6e-17)
+elementwise("expm1",      np.expm1,      lambda o, x: np.exp(x))
 elementwise("log",        np.log,        lambda o, x: 1.0 / x, domains=(POSITIVE,))
 elementwise("log2",       np.log2,       lambda o, x: 1.0 / (x * _LOG2), domains=(POSITIVE,))
-elementwise("log10",      np.log10,      lambda o, x: 1.0 / (x * _LOG10), domains=(POSITIVE,))
+# (1/ln 10) / x: x * ln 10 overflows for x > 7.8e307 (log10'(1.8e308) was 0, not 2.4e-309)
+elementwise("log10",      np.log10,      lambda o, x: (1.0 / _LOG10) / x, domains=(POSITIVE,))
 elementwise("log1p",      np.log1p,      lambda o, x: 1.0 / (1.0 + x), domains=(Domain(-0.5, 2.0),))
 elementwise("sin",        np.sin,        lambda o, x: np.cos(x))
 elementwise("cos",        np.cos,        lambda o, x: -np.sin(x))
 elementwise("tan",        np.tan,        lambda o, x: 1.0 + o * o, domains=(Domain(-1.2, 1.2),))
-elementwise("arcsin",     np.arcsin,     lambda o, x: 1.0 / np.sqrt(1.0 - x * x), domains=(UNIT,))
-elementwise("arccos",     np.arccos,     lambda o, x: -1.0 / np.sqrt(1.0 - x * x), domains=(UNIT,))
-elementwise("arctan",     np.arctan,     lambda o, x: 1.0 / (1.0 + x * x))
-elementwise("arctan2",    np.arctan2,    lambda o, y, x: x / (x * x + y * y),
-                                         lambda o, y, x: -y / (x * x + y * y),
+# 1 - x^2: 1 - x*x cancels near +-1 (arcsin'(1 - 1e-8) was 1.2e6 ulps off), (1 - x)(1 + x) is
+# exact there, but its own derivative -(1 + x) + (1 - x) cancels near 0 (arcsin''(1e-24)
+# would be 0): each is used where it is accurate, 1 - x*x for |x| < 1/2
+elementwise("arcsin",     np.arcsin,
+            lambda o, x: 1.0 / np.sqrt((x * x < 0.25) * (1.0 - x * x)
+                                       + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
+            domains=(UNIT,))
+# 1 - x^2 as for arcsin
+elementwise("arccos",     np.arccos,
+            lambda o, x: -1.0 / np.sqrt((x * x < 0.25) * (1.0 - x * x)
+                                        + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
+            domains=(UNIT,))
+# (1 / hypot(x, 1))^2: x * x overflows for |x| > 1.3e154 (arctan'(1e155) was 0, not 1e-310,
+# and arctan''(1e308) NaN from 0 * inf)
+elementwise("arctan",     np.arctan,     lambda o, x: np.square(1.0 / np.hypot(x, 1.0)))
+# (x / r) / r with r = hypot(y, x): x * x + y * y overflows above 1.3e154 and underflows
+# below 1.5e-154 (d/dy at (1e-300, 1e-300) was inf, not 5e299)
+elementwise("arctan2",    np.arctan2,    lambda o, y, x: x / np.hypot(y, x) / np.hypot(y, x),
+                                         lambda o, y, x: -y / np.hypot(y, x) / np.hypot(y, x),
             domains=(REAL, _NONZERO))
-# at the origin d hypot = (0, 0), the convention of abs'(0) and of np.linalg.norm at 0
-elementwise("hypot",      np.hypot,      lambda o, x, y: x / (o + (o == 0)),
-                                         lambda o, x, y: y / (o + (o == 0)),
+# at the origin d hypot = (0, 0), the convention of abs'(0) and of np.linalg.norm at 0.
+# d/dx = x / r, but its derivative through x / r is 1/r - (x/r)^2 / r, which cancels where
+# |y| << |x| (d2/dx2 at (1, 1e-8) was 0, not 1e-16; subnormal r also makes x / r itself
+# inexact). So x / r is the cosine or the sine of an angle of at most pi/4, from the axis
+# the point is nearest: sign(x) cos(arctan2(y, |x|)) where |x| >= |y|, else
+# sin(arctan2(x, |y|)); sign(x), |x| from comparisons. Likewise d/dy.
+elementwise("hypot",      np.hypot,
+            lambda o, x, y: ((((x >= y) & (x >= -y)) | ((x <= y) & (x <= -y)))
+                             * ((x > 0) * 1.0 - (x < 0))
+                             * np.cos(np.arctan2(y, ((x > 0) * 1.0 - (x < 0)) * x))
+                             + (1 - (((x >= y) & (x >= -y)) | ((x <= y) & (x <= -y))))
+                             * np.sin(np.arctan2(x, ((y > 0) * 1.0 - (y < 0)) * y))),
+            lambda o, x, y: ((((y >= x) & (y >= -x)) | ((y <= x) & (y <= -x)))
+                             * ((y > 0) * 1.0 - (y < 0))
+                             * np.cos(np.arctan2(x, ((y > 0) * 1.0 - (y < 0)) * y))
+                             + (1 - (((y >= x) & (y >= -x)) | ((y <= x) & (y <= -x))))
+                             * np.sin(np.arctan2(y, ((x > 0) * 1.0 - (x < 0)) * x))),
             domains=(_NONZERO,), kink="the gradient at the origin is (0, 0)",
             special=(((0.0, 0.0), (0.0, 0.0)),),
             kinks=(lambda o, x, y: o == 0,) * 2)
 elementwise("sinh",       np.sinh,       lambda o, x: np.cosh(x))
 elementwise("cosh",       np.cosh,       lambda o, x: np.sinh(x))
-elementwise("tanh",       np.tanh,       lambda o, x: 1.0 - o * o,
-            special=(((50.0,), (0.0,)), ((-50.0,), (0.0,))))
-elementwise("arcsinh",    np.arcsinh,    lambda o, x: 1.0 / np.sqrt(x * x + 1.0))
-elementwise("arccosh",    np.arccosh,    lambda o, x: 1.0 / np.sqrt(x * x - 1.0),
+# sech^2: 1 - o*o cancels for |x| > ~19 (o rounds to +-1; tanh'(20) was 0, not 1.7e-17);
+# 4 exp(-2 logaddexp(x, -x)) is exact there, but its own derivative cancels near 0 (it is
+# computed as sigmoid(2x) - sigmoid(-2x)). The blend (1 - w)^2 + w * that, w = o*o, equals
+# 1 - w and is exact where either is: near 0 the weight w ~ x^2, and where 1 - w cancels
+# its error is multiplied by 1 - w itself. ((1 / cosh x)^2 is exact too, but its reverse-mode
+# second derivative underflows in between, as e^-3x, for |x| > 248.)
+elementwise("tanh",       np.tanh,
+            lambda o, x: ((1.0 - o * o) * (1.0 - o * o)
+                          + o * o * (4.0 * np.exp(-2.0 * np.logaddexp(x, -x)))),
+            special=(((50.0,), (1.4880303904083344e-43,)), ((-50.0,), (1.4880303904083344e-43,))))
+# 1 / hypot(x, 1): x * x overflows for |x| > 1.3e154 (arcsinh'(1e300) was 0, not 1e-300)
+elementwise("arcsinh",    np.arcsinh,    lambda o, x: 1.0 / np.hypot(x, 1.0))
+# sqrt(x - 1) sqrt(x + 1): x * x overflows for x > 1.3e154 (arccosh'(1e155) was 0, not 1e-155);
+# x - 1 is exact near 1
+elementwise("arccosh",    np.arccosh,    lambda o, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)),
             domains=(Domain(1.2, 3.0),))
-elementwise("arctanh",    np.arctanh,    lambda o, x: 1.0 / (1.0 - x * x), domains=(UNIT,))
+# 1 - x^2 as for arcsin (1 - x*x cancels near +-1; (1 - x)(1 + x)'s derivative near 0)
+elementwise("arctanh",    np.arctanh,
+            lambda o, x: 1.0 / ((x * x < 0.25) * (1.0 - x * x)
+                                + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
+            domains=(UNIT,))
 elementwise("abs",        np.absolute,   lambda o, x: np.sign(x), domains=(_AWAY_FROM_0,),
             kink="d|x|/dx = sign(x): 0 at x = 0", special=(((0.0,), (0.0,)),),
             kinks=(lambda o, x: x == 0,))
@@ -119,12 +169,14 @@ elementwise("minimum",    np.minimum,    lambda o, x, y: (x < y) + 0.5 * (x == y
             kink="the smaller input gets the derivative; a tie splits it 1/2, 1/2",
             special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (0.0, 1.0))),
             szero=(lambda o, x, y: y < x, lambda o, x, y: x < y), kinks=(_TIE, _TIE))
-# d/dx = sigmoid(x - y) = 1 / (1 + exp(y - x)): no cancellation in either tail, and equal
-# infinite arguments (y - x is NaN) give the limit along x = y, 1/2 each (fmax(d, 0) +
-# fmin(d, 0) is d with NaN replaced by 0, in arithmetic numba compiles for scalars)
+# d/dx = sigmoid(x - y) = exp(-logaddexp(0, y - x)): no cancellation in either tail, no
+# overflow (1 / (1 + exp(y - x)) was 0 for y - x > 709, not down to 5e-324, and its own
+# derivative 0 * inf = NaN there), and equal infinite arguments (y - x is NaN) give the limit
+# along x = y, 1/2 each (fmax(d, 0) + fmin(d, 0) is d with NaN replaced by 0, in arithmetic
+# numba compiles for scalars)
 elementwise("logaddexp",  np.logaddexp,
-            lambda o, x, y: 1.0 / (1.0 + np.exp(np.fmax(y - x, 0.0) + np.fmin(y - x, 0.0))),
-            lambda o, x, y: 1.0 / (1.0 + np.exp(np.fmax(x - y, 0.0) + np.fmin(x - y, 0.0))),
+            lambda o, x, y: np.exp(-np.logaddexp(0.0, np.fmax(y - x, 0.0) + np.fmin(y - x, 0.0))),
+            lambda o, x, y: np.exp(-np.logaddexp(0.0, np.fmax(x - y, 0.0) + np.fmin(x - y, 0.0))),
             special=(((1000.0, 0.0), (1.0, 0.0)), ((-inf, -inf), (0.5, 0.5)),
                      ((-inf, 0.0), (0.0, 1.0))),
             szero=(ConstZero(0, lambda o, x, y: x == -inf), ConstZero(1, lambda o, x, y: y == -inf)))
@@ -141,8 +193,15 @@ elementwise("clip",       nnp.clip,      lambda o, x, lo, hi: (x >= lo) * (x <= 
             kinks=(lambda o, x, lo, hi: (x == lo) | (x == hi),
                    lambda o, x, lo, hi: x == lo, lambda o, x, lo, hi: x == hi))
 # sigmoid' = sigmoid(x) sigmoid(-x), with sigmoid(-x) = exp(-logaddexp(0, x)) computed
-# directly: 1 - sigmoid(x) cancels to 0 for x > 37 (sigmoid'(50) = 1.9e-22, not 0)
-elementwise("sigmoid",    nnp.sigmoid,   lambda o, x: o * np.exp(-np.logaddexp(0.0, x)),
+# directly: 1 - sigmoid(x) cancels to 0 for x > 37 (sigmoid'(50) = 1.9e-22, not 0). That
+# product's own derivative cancels near 0 (sigmoid''(1e-16) was 0, not -1.25e-17), where
+# (1 - t^2) / 4, t = tanh(x / 2), is exact instead: blended by w = (2 o - 1)^2 (= t^2) as
+# (1 - w) (1 - t^2) / 4 + w sigmoid(x) sigmoid(-x), exactly sigmoid' and exact where
+# either is (as for tanh).
+elementwise("sigmoid",    nnp.sigmoid,
+            lambda o, x: ((1.0 - (2.0 * o - 1.0) * (2.0 * o - 1.0))
+                          * (0.25 - 0.25 * np.square(np.tanh(0.5 * x)))
+                          + (2.0 * o - 1.0) * (2.0 * o - 1.0) * o * np.exp(-np.logaddexp(0.0, x))),
             special=(((800.0,), (0.0,)), ((-800.0,), (0.0,)), ((0.0,), (0.25,))))
 elementwise("relu",       nnp.relu,      lambda o, x: (x > 0) * 1.0, domains=(_AWAY_FROM_0,),
             kink="0 at x = 0", special=(((0.0,), (0.0,)), ((1.0,), (1.0,))),

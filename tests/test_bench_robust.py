@@ -203,11 +203,13 @@ def test_each_engine_is_compared_with_the_primal_of_its_own_tier(tmp_path):
     pytest.importorskip("numba")
     path = tmp_path / "r.jsonl"
     assert _run("run", "--problem", "logistic-loop", "--engine", "forward,forward-jit",
-                "--depth", "200", "--samples", "2", "--min-time", "0.001", "--max-time",
+                "--depth", "2000", "--samples", "2", "--min-time", "0.001", "--max-time",
                 "0.05", "--no-memory", "--out", str(path)) == 0
     _, results = records.read(path)
     by = {r["engine"]: r for r in results}
     assert by["forward-jit"]["fun_tier"] == "compiled" and by["forward"]["fun_tier"] == "python"
-    # the Python loop is far slower than the kernel: the Python engine's ratio is modest
-    assert by["forward"]["fun_time_median_s"] > 5 * by["forward-jit"]["fun_time_median_s"]
-    assert by["forward"]["grad_fun_ratio"] < 1000
+    # the Python engine is divided by the (slower) Python loop, not by the kernel
+    py, jit = by["forward"], by["forward-jit"]
+    assert py["fun_time_median_s"] > jit["fun_time_median_s"]
+    assert py["grad_fun_ratio"] == pytest.approx(py["time_median_s"] / py["fun_time_median_s"])
+    assert jit["grad_fun_ratio"] == pytest.approx(jit["time_median_s"] / jit["fun_time_median_s"])
