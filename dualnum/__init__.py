@@ -2,7 +2,8 @@
 
 A :class:`Dual` carries a value and k tangent directions (shape ``(k,) + value.shape``)
 through plain NumPy code; each op's tangent rule comes from the ``adcore`` registry.
-Cost: a Jacobian with n inputs takes ceil(n / chunk) passes; nothing is stored.
+Cost: a Jacobian with n inputs takes ceil(n / chunk) passes; no tape is kept, but every
+live value carries chunk tangents (memory about chunk + 1 times the function's).
 
     >>> import numpy as np, dualnum
     >>> dualnum.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.0, 1.0]))
