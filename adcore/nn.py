@@ -27,7 +27,7 @@ def softplus(x):
 
 
 def kink(p, x, m):
-    """``p``; its derivative is inf where ``m == 1`` (p is a convention at a kink of an op of
+    """``p``; its derivative is NaN where ``m == 1`` (p is a convention at a kink of an op of
     ``x``, e.g. abs'(0) = 0). Rules use it so that a second derivative through a
     convention is NaN, not a wrong finite number (see :mod:`adcore.rules`)."""
     return apply(_KINK, p, x, m)

@@ -57,21 +57,22 @@ elementwise("divide",     np.divide,     lambda o, x, y: 1.0 / y, lambda o, x, y
             domains=(REAL, _NONZERO), szero=(None, ConstZero(0, lambda o, x, y: x == 0)))
 elementwise("negative",   np.negative,   lambda o, x: -1.0)
 elementwise("positive",   np.positive,   lambda o, x: 1.0)
-# d/dx = y x**(y - 1). The exponent is y - 1 + 1 = 0 where y == 0 and x**-1 would overflow
-# (x = 0: the kink convention 0 * 0**0 = 0, not 0 * inf = NaN); elsewhere it stays y - 1, so
-# that d2/dx dy = 1/x at y = 0. (For |y| < 1 and tiny x the rounding of y - 1 is magnified
-# |log x| times -- up to ~140 ulps at x = 1e-300; correcting it would cost a second pow per
-# element of every x**2: tests/test_accuracy.py lists it as a known limit.)
+# d/dx = y x**(y - 1). y == 0 is added to the exponent so the y == 0 case is 0 * x**0 = 0
+# (the true partial: x**0 is constant in x), not 0 * inf at x = 0, while a constant
+# exponent stays a scalar (NumPy's fast paths for x**2). That 0 is a value, not a function
+# of y: its own y-derivative (1/x) is not what the formula gives, so y == 0 is a kink for
+# nested derivatives (NaN there, never the wrong 1). (For |y| < 1 and a huge or tiny x the
+# rounding of y - 1 is magnified |log x| times, up to ~140 ulps at x = 1e-300; correcting
+# it would cost a second pow on every x**y: tests/test_accuracy.py lists the limit.)
 # x == 0 is added inside the log so d/dy at x = 0 is out * log(1) = 0 (kink convention).
-elementwise("power",      np.power,
-            lambda o, x, y: y * x ** (y - 1.0 + ((y == 0) & (x < 5.6e-309) & (x > -5.6e-309))),
+elementwise("power",      np.power,      lambda o, x, y: y * x ** (y - 1.0 + (y == 0)),
                                          lambda o, x, y: o * np.log(x + (x == 0)),
             domains=(POSITIVE, REAL),
-            kink="d/dx is 0 where y == 0; d/dy is 0 where x == 0",
+            kink="d/dx is 0 where y == 0 (also at x = 0); d/dy is 0 where x == 0",
             # x**0 is the constant 1; 1**y and (for y > 0) 0**y are constants too
             szero=(ConstZero(1, lambda o, x, y: y == 0),
                    ConstZero(0, lambda o, x, y: (x == 1) | ((x == 0) & (y > 0)))),
-            kinks=(lambda o, x, y: (x == 0) & (y == 0), lambda o, x, y: x == 0),
+            kinks=(lambda o, x, y: y == 0, lambda o, x, y: x == 0),
             special=(((0.0, 0.0), (0.0, 0.0)), ((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, _LOG2))))
 elementwise("square",     np.square,     lambda o, x: 2.0 * x)
 elementwise("sqrt",       np.sqrt,       lambda o, x: 0.5 / o, domains=(POSITIVE,),
@@ -225,11 +226,13 @@ elementwise("fmin",       np.fmin,       lambda o, x, y: (x < y) + (y != y) + 0.
             kinks=(_TIE, _TIE))
 
 # The kink marker (adcore.rules.KINK), used only inside nested derivatives: kink(p, x, m) is
-# p, but where m = 1 (p is a convention at a kink of an op of x) its derivative is inf, so
-# a second derivative through a convention is NaN, never a wrong finite number. Off the
-# kinks (m = 0) it is the identity in p and does not depend on x (a structural zero).
+# p, but where m = 1 (p is a convention at a kink of an op of x) its derivative is NaN
+# (0/0: undefined), so a second derivative through a convention is NaN, never a wrong
+# finite number. Off the kinks (m = 0) it is the identity in p and does not depend on x
+# (a structural zero).
 rules.KINK = elementwise(
     "kink", lambda p, x, m: p + 0.0 * m,
-    lambda o, p, x, m: 1.0 / (1.0 - m), lambda o, p, x, m: m / (1.0 - m), lambda o, p, x, m: 0.0,
+    lambda o, p, x, m: (1.0 - m) / (1.0 - m), lambda o, p, x, m: m * (0.0 / (1.0 - m)),
+    lambda o, p, x, m: 0.0,
     domains=(REAL, REAL, Domain(0.0, 0.0)),
     szero=(None, lambda o, p, x, m: m == 0, lambda o, p, x, m: m == m))

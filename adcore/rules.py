@@ -19,7 +19,7 @@ rule on an indicator of the inputs' non-structural entries (``Op.coefficients``)
 entries found structurally zero are set to exactly 0 if a 0 * inf made them NaN.
 
 Kinks: where an elementwise partial is a convention (abs'(0) = 0, a tie of maximum), a
-nested derivative of that partial is not defined; :data:`KINK` makes it inf there, so a
+nested derivative of that partial is not defined; :data:`KINK` makes it NaN there, so a
 second derivative that needs it is NaN instead of a wrong finite number.
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _szero(op, i, out, primals, present):
 
 def _partial(op, i, out, primals, params):
     """partial_i; at a kink under a nested derivative it is routed through :data:`KINK`, so
-    its own derivative is inf there."""
+    its own derivative is NaN there."""
     p = op.partials[i](out, *primals, **params)
     if op.kinks is not None and op.kinks[i] is not None and isinstance(out, Traced):
         at = op.kinks[i](*_plain(out, primals))

@@ -19,16 +19,24 @@ from adcore.linear import sz_of_seed
 from .dual import Dual, ForwardTrace
 
 
-def push_forward(f, args, argnum, seed):
+def push_forward(f, args, argnum, seed, also=()):
     """Run ``f(*args)`` once with ``args[argnum]`` carrying the directions ``seed``.
 
     ``seed`` has shape ``(k,) + args[argnum].shape``. Returns ``(out, out_tangent)`` with
     ``out_tangent`` of shape ``(k,) + out.shape`` (zeros if ``out`` does not depend on
-    the input).
+    the input). ``also``: other differentiated arguments, traced in this pass with a
+    structurally zero tangent -- so that, as in reverse mode (which records them all at
+    once), none of them passes for a plain constant of the program (whose exact zeros are
+    structural: ``adcore.registry.ConstZero``).
     """
     k = np.shape(seed)[0]
     with ForwardTrace(k) as trace:
         args = list(args)
+        for a in also:
+            if a != argnum:
+                shape = (k,) + np.shape(value_of(args[a]))
+                zero = np.broadcast_to(np.zeros((), np.result_type(value_of(args[a]))), shape)
+                args[a] = Dual(trace, args[a], zero, np.broadcast_to(True, shape))
         args[argnum] = Dual(trace, args[argnum], seed, sz_of_seed(seed))
         out = f(*args)
         calls.check_single_output(out, "dualnum")
@@ -45,7 +53,7 @@ def _prepare(args, argnums, where, promote_int=False):
     return args, nums, single
 
 
-def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None):
+def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None, also=()):
     """(out, J) for one argument, J of shape out.shape + in.shape, by chunked passes.
 
     ``scalar_output_for``: the caller's name if the output must be a scalar (checked
@@ -60,7 +68,8 @@ def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None):
     dtype = np.result_type(value_of(x))
     blocks, out = [], None
     for start, stop in calls.chunks(n, chunk):
-        out, t = push_forward(f, args, argnum, calls.basis_chunk(in_shape, start, stop, dtype))
+        out, t = push_forward(f, args, argnum, calls.basis_chunk(in_shape, start, stop, dtype),
+                              also)
         if not blocks:  # the output's shape is known after the first pass: size the rest
             if scalar_output_for:
                 calls.check_scalar_output(out, scalar_output_for,
@@ -144,7 +153,7 @@ def jacobian(f, argnums=0, chunk=None):
     @functools.wraps(f)
     def jac(*args):
         args, nums, single = _prepare(args, argnums, "dualnum.jacobian")
-        results = tuple(_jacobian_of(f, args, a, chunk)[1] for a in nums)
+        results = tuple(_jacobian_of(f, args, a, chunk, also=nums)[1] for a in nums)
         return results[0] if single else results
     return jac
 
@@ -165,7 +174,8 @@ def value_and_grad(f, argnums=0, chunk=None):
         args, nums, single = _prepare(args, argnums, "dualnum.grad")
         grads, out = [], None
         for a in nums:
-            out, g = _jacobian_of(f, args, a, chunk, scalar_output_for="dualnum.grad")
+            out, g = _jacobian_of(f, args, a, chunk, scalar_output_for="dualnum.grad",
+                                  also=nums)
             # a gradient has its input's dtype (float32 in, float32 out), as in reverse mode
             grads.append(_as_dtype_of(g, args[a]))
         return out, (grads[0] if single else tuple(grads))

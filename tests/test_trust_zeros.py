@@ -389,3 +389,26 @@ def test_random_compositions_at_singular_points_agree_in_both_modes(seed):
         finite = ~np.isnan(fwd)
         np.testing.assert_allclose(fwd[finite], got[finite], rtol=1e-12, atol=0,
                                    err_msg=f"{steps} at {x}")
+
+
+@pytest.mark.parametrize("argnums", [(0, 1), 0])
+def test_a_differentiated_argument_is_never_a_plain_constant(argnums):
+    """With several argnums, forward mode traces all of them in every pass (reverse records
+    them together): a differentiated 0 is a computed zero in both modes; an argument left
+    out of argnums is a plain constant, whose zero is structural, in both modes."""
+    f = lambda x, c: c * np.sqrt(x)  # noqa: E731
+    fwd = dualnum.grad(f, argnums=argnums)(0.0, 0.0)
+    rev = tapes.grad(f, argnums=argnums)(0.0, 0.0)
+    np.testing.assert_array_equal(np.asarray(fwd, dtype=float), np.asarray(rev, dtype=float))
+    if argnums == 0:
+        assert fwd == 0.0
+    else:
+        assert np.isnan(fwd[0]) and fwd[1] == 0.0
+
+
+@nestings
+def test_hessian_of_power_at_a_zero_exponent_is_never_wrong(outer, inner):
+    h = hessian(outer, inner, lambda v: v[0] ** v[1])(np.array([2.0, 0.0]))
+    # d2/dx2 = y (y - 1) x**(y - 2) = 0, d2/dx dy = d2/dy dx = 1/x, d2/dy2 = log(x)^2
+    honest(h, [[0.0, 0.5], [0.5, np.log(2.0) ** 2]])
+    np.testing.assert_allclose(h[1], [0.5, np.log(2.0) ** 2])
