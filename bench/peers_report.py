@@ -338,13 +338,10 @@ def agreement(records) -> list:
 
 
 def _style(engine):
-    cmap = plt.get_cmap("tab20")
-    names = ["forward", "reverse", "forward-jit", "reverse-jit", "jax-fwd", "jax-rev",
-             "jax-jit-fwd", "jax-jit-rev", "torch-fwd", "torch-rev", "autograd-fwd",
-             "autograd-rev", "symbolic", "fd", "fd-forward", "hand-jit"]
-    i = names.index(engine) if engine in names else len(names)
+    """Ours thick and solid; peers thin, dashed (forward mode) or dash-dot (reverse).
+    Colours: :func:`bench.plots.engine_color`, the same engine in every plot."""
     ours = engine in OURS
-    return {"color": cmap(i % 20), "linewidth": 2.6 if ours else 1.4,
+    return {"color": plots.engine_color(engine), "linewidth": 2.6 if ours else 1.4,
             "linestyle": "-" if ours else ("--" if engine.endswith("fwd") else "-."),
             "marker": "o" if ours else "s"}
 
@@ -367,34 +364,38 @@ def plot_time_vs(records, problem, knob, path) -> bool:
     series = {e: sorted(p) for e, p in series.items() if len(p) >= 2}
     if not any(is_peer(e) for e in series):
         return False
-    fig, ax = plt.subplots(figsize=(8, 5.2))
+    fig, ax = plots.new_figure(8.5, 5.2)
     for e in _engine_order(records):
         if e in series:
             xs, ys = zip(*series[e])
             s = analysis.fit_slope(xs, ys)
             ax.plot(xs, ys, label=f"{e} (slope {s:.2f})" if s is not None else e, **_style(e))
-    ax.set_xscale("log")
     ax.set_yscale("log")
+    plots.size_axis(ax, [x for p in series.values() for x, _ in p], log=True)
+    suffix = plots.unit_axis(ax, "y", "time")
     fixed_txt = ", ".join(f"{k}={v}" for k, v in zip(others, fixed) if v is not None)
     ax.set_xlabel({"n": "n (input size)", "m": "m (output size)", "depth": "depth"}[knob])
-    ax.set_ylabel("median time per derivative [s]")
-    ax.set_title(f"{problem}: fwdrev vs peers, time vs {knob} ({fixed_txt})\n"
-                 "thick solid: fwdrev; dashed: peers' forward mode; dash-dot: reverse")
+    ax.set_ylabel("median time per derivative" + suffix)
+    ax.set_title(f"{problem}: fwdrev vs peers, derivative time vs {knob} ({fixed_txt}; "
+                 "log-log)\nthick solid: fwdrev; dashed: peers' forward mode; "
+                 "dash-dot: reverse", fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    plots.legend_below(fig, ax)
     plots.save(fig, path)
     return True
 
 
-def _grouped_bars(records, problem, value, ylabel, title, path) -> bool:
+def _grouped_bars(records, problem, value, kind, ylabel, title, path) -> bool:
+    """Bars per size and engine; ``kind`` is ``"ratio"`` or ``"bytes"`` (the y unit)."""
     recs = [r for r in _default(records).values() if r["problem"] == problem]
     if not any(is_peer(r["engine"]) for r in recs):
         return False
     sizes = sorted({point_key(r) for r in recs}, key=_size_order_recs(recs))
     engines = [e for e in _engine_order(records) if any(r["engine"] == e for r in recs)]
     width = 0.85 / max(1, len(engines))
-    fig, ax = plt.subplots(figsize=(max(8, 2.2 * len(sizes)), 5.2))
+    fig, ax = plots.new_figure(max(8, 2.2 * len(sizes)), 5.2)
     labelled = set()
+    values = []
     for j, e in enumerate(engines):
         for i, key in enumerate(sizes):
             r = next((r for r in recs if r["engine"] == e and point_key(r) == key), None)
@@ -404,42 +405,59 @@ def _grouped_bars(records, problem, value, ylabel, title, path) -> bool:
                        color=_style(e)["color"], label=None if e in labelled else e,
                        hatch="//" if is_peer(e) else "", edgecolor="black", linewidth=0.3)
                 labelled.add(e)
+                values.append(v)
     drawn = bool(labelled)
     if not drawn:
         plt.close(fig)
         return False
-    handles, labels = ax.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=7, ncol=2)
     ax.set_yscale("log")
+    if kind == "bytes":
+        ylabel += plots.unit_axis(ax, "y", "bytes", values)
+    else:
+        plots.ratio_axis(ax)
     ax.set_xticks(range(len(sizes)), [point_label(next(r for r in recs if point_key(r) == k))
                                       for k in sizes], fontsize=8)
+    ax.set_xlabel("size (ADBench parameters; inputs, outputs)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=11)
     ax.grid(True, axis="y", which="both", alpha=0.3)
+    plots.legend_below(fig, ax)
     plots.save(fig, path)
     return True
 
 
 def plot_swell(rows, path) -> bool:
+    """Operation counts per depth k: the symbolic derivative's expression against the
+    tape; the 3k guide (F's operations in the loop) only with the tape it guides."""
     if len(rows) < 2:
         return False
     ks = [r["k"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = plots.new_figure(8, 5)
+    colors = {"df_ops": plots.engine_color("symbolic"), "f_ops": "#7f7f7f",
+              "df_ops_cse": plots.shade(plots.engine_color("symbolic"), 0.45),
+              "tape_len": plots.engine_color("reverse")}
+    counts = []
     for field, label, style in (("df_ops", "symbolic F' (expression tree)", "o-"),
                                 ("f_ops", "closed-form F (expression tree)", "s--"),
                                 ("df_ops_cse", "symbolic F' after CSE", "^-"),
                                 ("tape_len", "fwdrev reverse: tape length", "D-")):
         ys = [r[field] for r in rows]
         if all(y for y in ys):
-            ax.plot(ks, ys, style, label=label)
-    ax.plot(ks, [3 * k for k in ks], "k:", label="F in the loop: 3k operations")
+            ax.plot(ks, ys, style, label=label, color=colors[field], zorder=3)
+            counts += ys
+            if field == "tape_len":
+                ax.plot(ks, [3 * k for k in ks], color=plots.tint(colors[field], 0.55),
+                        linewidth=6, solid_capstyle="round", zorder=2,
+                        label="guide for the tape: 3k, F's operations in the loop")
     ax.set_yscale("log")
+    plots.count_axis(ax)
+    plots.size_axis(ax, ks)
     ax.set_xlabel("k (iterations of the logistic map)")
-    ax.set_ylabel("operation count")
-    ax.set_title("Expression swell: symbolic differentiation vs AD on l <- 4 l (1 - l)")
+    ax.set_ylabel("operation count (log scale)")
+    ax.set_title("Expression swell: operations of the symbolic derivative vs the AD tape\n"
+                 "on l <- 4 l (1 - l), k iterations", fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    plots.legend_below(fig, ax)
     plots.save(fig, path)
     return True
 
@@ -459,13 +477,16 @@ def make_plots(records, outdir, prefix) -> list:
                 drawn.append((f"{problem}: time vs {knob}, every engine", path))
     for problem in ADBENCH:
         path = out(f"jf-{problem}")
-        if _grouped_bars(records, problem, own_ratio, "J/F (F timed in the same tool)",
-                         f"{problem}: J/F per size (ADBench's measure; hatched: peers)", path):
+        if _grouped_bars(records, problem, own_ratio, "ratio",
+                         "J/F: derivative time / F time, F timed in the same tool (log scale)",
+                         f"{problem}: J/F per size, fwdrev vs peers "
+                         "(ADBench's measure; hatched: peers)", path):
             drawn.append((f"{problem}: J/F per size", path))
         path = out(f"memory-{problem}")
-        if _grouped_bars(records, problem, lambda r: r.get("peak_mem_bytes"),
-                         "peak memory over baseline [bytes]",
-                         f"{problem}: peak memory of one derivative (hatched: peers)", path):
+        if _grouped_bars(records, problem, lambda r: r.get("peak_mem_bytes"), "bytes",
+                         "peak memory over baseline",
+                         f"{problem}: peak memory of one derivative, fwdrev vs peers "
+                         "(hatched: peers)", path):
             drawn.append((f"{problem}: peak memory per size", path))
     path = out("swell")
     if plot_swell(swell_rows(records), path):

@@ -192,15 +192,17 @@ def lock(path):
     A second ``fwdrev run`` writing the same file (or the same suite into one --outdir) is
     refused at once with a one-line error (exit status 2) instead of interleaving its
     lines with the first one's. The lock is the OS's (``filelock``): a killed run releases
-    it. The lock file ``<path>.lock`` is left in place, empty.
+    it. The lock file ``.<name>.lock`` beside ``path`` is left in place, empty.
     """
     import filelock
 
-    lk = filelock.FileLock(os.path.abspath(path) + ".lock", timeout=0)
+    where = os.path.abspath(path)
+    lock_path = os.path.join(os.path.dirname(where), "." + os.path.basename(where) + ".lock")
+    lk = filelock.FileLock(lock_path, timeout=0)
     try:
         lk.acquire()
     except filelock.Timeout:
-        raise Locked(f"{path} is being written by another fwdrev run (lock {path}.lock); "
+        raise Locked(f"{path} is being written by another fwdrev run (lock {lock_path}); "
                      "wait for it to finish, or write to another --out/--outdir") from None
     except OSError as exc:
         raise UsageError(f"cannot lock {path}: {exc.strerror or exc}") from None

@@ -478,8 +478,11 @@ def write_report(headers, records, outdir, name, results_path) -> str:
     lines += ["", "### Growth (fitted log-log slopes)", ""]
     lines += [f"- {s}" for s in slope_findings(records)] or ["No series with ≥ 2 sizes."]
     sweeps = settings_findings(records)
-    if sweeps:
+    chunk_plots = [d for d in drawn if d[0].startswith("time vs chunk size")]
+    if sweeps or chunk_plots:
         lines += ["", "### Engine settings", ""] + [f"- {s}" for s in sweeps]
+        for kind, problem, _, path in chunk_plots:
+            lines += ["", f"![{problem}: {kind}]({os.path.basename(path)})"]
     lines += ["", "### Cheap-gradient ratio", ""]
     lines += [f"- {s}" for s in grad_findings(records)] or ["No data."]
     per_op = per_op_findings(records)
@@ -495,6 +498,8 @@ def write_report(headers, records, outdir, name, results_path) -> str:
     lines += [""] + peers_report.section(headers, records, outdir, name)
     lines += ["", "## Plots", ""]
     for kind, problem, label, path in drawn:
+        if (kind, problem, label, path) in chunk_plots:
+            continue          # shown with the engine settings above
         title = (f"{problem}{f' [{label}]' if label else ''}: {kind}" if problem else kind)
         lines += [f"### {title}", "", f"![{title}]({os.path.basename(path)})", ""]
     lines += ["## Slopes", ""] + slopes_table(records) + [""]
