@@ -10,10 +10,20 @@ whose value is the op's primal and whose derivative comes from the op's register
 derivative formula is written here or in the engines; only *how* partials are combined
 differs per mode (a :class:`Mode` says it in a line or two of source).
 
+Zeros follow the convention of the Python engines (:mod:`adcore.rules`): a contribution
+that is zero *by the program's structure* is exactly 0, even against inf or NaN; a zero a
+rule *computed* is an ordinary number (0 * inf is NaN). The registry's ``Op.szero`` entries
+(the loser of a maximum, a factor that is a plain constant 0, ...) are compiled for scalars
+next to the partials (:attr:`ScalarRule.szero`), and every generated overload evaluates them:
+an input whose partial is structurally zero here contributes nothing. A
+:class:`~adcore.registry.ConstZero` entry applies when its input j is a plain constant: a
+plain (non-AD) argument, known when the overload is generated, or an AD-typed value that
+holds an untraced constant (``s = 0.0`` unified with AD values: :meth:`Mode.untraced`).
+
 Also here, shared by both modes: the base type :class:`ADScalar` (anything with a float
 ``val``), comparisons and other non-differentiable functions on it (they read the value),
-the strong-zero multiply (:func:`emit_strong_lincomb`, the scalar twin of
-:func:`adcore.linear.strong_mul`), and :func:`explain_compile_error`, which turns a numba
+the masked multiply-add (:func:`emit_masked_lincomb`, the scalar twin of
+:func:`adcore.linear.masked_mul`), and :func:`explain_compile_error`, which turns a numba
 typing error into one that names the unsupported construct.
 
 Importing this module imports numba; nothing in ``adcore/__init__`` does.
@@ -36,9 +46,13 @@ from numba.core import errors as nb_errors
 from numba.core.imputils import RefType, impl_ret_borrowed, iternext_impl, lower_builtin
 from numba.extending import models, overload, overload_attribute, register_model
 
-from . import nn, registry
+from . import nn, numba_cache, registry
 from .errors import UnsupportedOpError
 from .registry import ELEMENTWISE
+
+# numba's on-disk cache of everything compiled below (and in dualnum.numba_dual,
+# tapes.numba_tape, tapes.compiled, adcore.fused) goes to the user's cache directory
+numba_cache.install()
 
 # ------------------------------------------------------------------------------------
 # The table, in registry order: an op's opcode is its position (used by compiled tapes).
@@ -74,14 +88,23 @@ _rules: dict = {}
 
 
 class ScalarRule:
-    """One op compiled for float64 scalars: ``primal(*x) -> float`` and
-    ``partials[i](out, *x) -> float`` — the registry's own functions under ``numba.njit``."""
+    """One op compiled for float64 scalars: ``primal(*x) -> float``,
+    ``partials[i](out, *x) -> float`` and ``szero[i]`` — the registry's own functions under
+    ``numba.njit``.
+
+    ``szero[i]`` is None (partial i is never a structural zero) or ``(j, pred)`` with
+    ``pred(out, *x) -> bool``: partial i is a structural zero where ``pred`` holds — always
+    (``j`` None: a plain ``Op.szero`` predicate) or only where input ``j`` is a plain
+    constant (a :class:`~adcore.registry.ConstZero`).
+    """
 
     def __init__(self, op):
         self.op = op
         self.nargs = op.nargs
         self.primal = _float_valued(op.primal, op.nargs, first_is_out=False)
         self.partials = tuple(_float_valued(p, op.nargs, first_is_out=True) for p in op.partials)
+        table = op.szero if op.szero is not None else (None,) * op.nargs
+        self.szero = tuple(_szero_entry(e, op.nargs) for e in table)
 
 
 def _float_valued(fn, nargs, first_is_out):
@@ -90,6 +113,40 @@ def _float_valued(fn, nargs, first_is_out):
     names = (["o"] if first_is_out else []) + ["x%d" % i for i in range(nargs)]
     src = f"def wrapped({', '.join(names)}):\n    return as_float(inner({', '.join(names)}))\n"
     scope = {"inner": inner, "as_float": as_float}
+    exec(src, scope)  # noqa: S102 - generated from the op's arity only
+    return numba.njit(scope["wrapped"], inline="always", **_NJIT)
+
+
+def as_bool(r):
+    """``bool(r)`` for a bool, a number or a 0-d array (njit only; see the overload below)."""
+    return bool(np.asarray(r))
+
+
+@overload(as_bool, inline="always")
+def _as_bool_ov(r):
+    if isinstance(r, types.Array) and r.ndim == 0:
+        return lambda r: r[()] != 0
+    if isinstance(r, types.Boolean):
+        return lambda r: r
+    if _is_real(r):
+        return lambda r: r != 0
+    return None
+
+
+def _szero_entry(entry, nargs):
+    if entry is None:
+        return None
+    if isinstance(entry, registry.ConstZero):
+        return entry.j, _bool_valued(entry.pred, nargs)
+    return None, _bool_valued(entry, nargs)
+
+
+def _bool_valued(fn, nargs):
+    """``numba.njit(fn)`` of an ``szero`` predicate ``fn(out, *inputs)``, as a bool."""
+    inner = numba.njit(fn, **_NJIT)
+    names = ["o"] + ["x%d" % i for i in range(nargs)]
+    src = f"def wrapped({', '.join(names)}):\n    return as_bool(inner({', '.join(names)}))\n"
+    scope = {"inner": inner, "as_bool": as_bool}
     exec(src, scope)  # noqa: S102 - generated from the op's arity only
     return numba.njit(scope["wrapped"], inline="always", **_NJIT)
 
@@ -170,18 +227,25 @@ class ADScalar(types.Type):
 class Mode:
     """What one numba AD type supplies to :func:`generate_overloads`.
 
-    ``scalar``: its :class:`ADScalar` subclass. ``combine(names, active)``: source lines
+    ``scalar``: its :class:`ADScalar` subclass. ``combine(names, active, zs)``: source lines
     ending in ``return ...`` that build the result from ``o`` (the primal value), ``p<i>``
-    (the registry's partial of input i, for the active inputs) and the arguments
-    ``names``. ``scope``: the globals those lines use. ``check(ad_types, op)``: raise a
-    TypingError if these AD arguments cannot meet (e.g. different partial counts).
+    (the registry's partial of input i, for the active inputs), ``zs[i]`` (an expression:
+    true where partial i is a structural zero here, its contribution exactly 0; ``"False"``
+    when the registry declares none) and the arguments ``names``. ``untraced(name)``: an
+    expression, true when the AD-typed argument ``name`` holds a plain constant (no input
+    reached it: a ``ConstZero`` entry then applies, as for a plain argument). ``scope``: the
+    globals those lines use. ``check(ad_types, op)``: raise a TypingError if these AD
+    arguments cannot meet (e.g. different partial counts).
     """
 
     key = ""
     scalar = ADScalar
     scope: dict = {}
 
-    def combine(self, names, active):  # pragma: no cover - abstract
+    def combine(self, names, active, zs=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def untraced(self, name):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def check(self, ad_types, op):
@@ -250,7 +314,23 @@ def _impl(op, mode, ad):
     if mode is None:
         lines.append("    return o")
     else:
-        lines.extend("    " + line for line in mode.combine(names, active))
+        # structural zeros of the partials (Op.szero), decided here per argument kind: a
+        # ConstZero on a plain argument is a plain predicate; on an AD argument it holds
+        # only while that argument is an untraced constant
+        zs = ["False"] * len(names)
+        for i in active:
+            entry = rule.szero[i]
+            if entry is None:
+                continue
+            j, pred = entry
+            scope[f"szero{i}"] = pred
+            if j is None or not ad[j]:
+                lines.append(f"    z{i} = szero{i}(o, {vals})")
+            else:
+                # (& not `and`: no branch inside an inlined overload)
+                lines.append(f"    z{i} = ({mode.untraced(names[j])}) & szero{i}(o, {vals})")
+            zs[i] = f"z{i}"
+        lines.extend("    " + line for line in mode.combine(names, active, zs))
         scope.update(mode.scope)
     exec("\n".join(lines) + "\n", scope)  # noqa: S102 - generated from the registry entry
     impl = _impls[key] = scope["impl"]
@@ -448,36 +528,40 @@ def _zeros_plain(n, like):
 
 
 # ------------------------------------------------------------------------------------
-# Strong-zero multiply: the scalar twin of adcore.linear.strong_mul.
+# Masked multiply-add: the scalar twin of adcore.linear.masked_mul.
 # ------------------------------------------------------------------------------------
 
-def emit_strong_lincomb(context, builder, pairs, count=None):
-    """LLVM for ``sum_i strong_mul(p_i, t_i)`` where ``p_i`` is a double and ``t_i`` a
-    double or an ``[count x double]`` (k tangents): a zero factor on either side
-    contributes exactly zero, so ``inf * 0`` never turns into NaN (see
-    :func:`adcore.linear.strong_mul`).
+def emit_masked_lincomb(builder, terms, count=None):
+    """LLVM for ``sum_i p_i * t_i`` in which a term that is a *structural* zero contributes
+    exactly 0, even against inf or NaN, and every other term is IEEE arithmetic (a computed
+    0 times inf is NaN): the scalar twin of :func:`adcore.linear.masked_mul`.
 
-    Fast path: plain multiply-adds. Only if a result is NaN — the only way a product with
-    a zero factor can differ — is it recomputed with the zero test, on a branch the CPU
-    predicts, so the common path carries no extra latency.
+    ``terms``: ``(p, t, live)`` with ``p`` a double, ``t`` a double or a ``[count x
+    double]`` (k tangents) and ``live`` None (never structural) or ``live(builder, c)``
+    emitting an ``i1``: false where component ``c`` of the term is a structural zero.
+    Returns a double or a ``[count x double]``.
+
+    Fast path: plain multiply-adds. A structural zero holds an exact 0 (a tangent) or a
+    partial the registry evaluates to 0 (or NaN), so its IEEE product is 0 unless the other
+    factor is inf or NaN — and then the sum is NaN. Only if a result is NaN is it recomputed
+    with the masks, on a branch the CPU predicts (and ``live`` is only evaluated there), so
+    the common path carries no extra latency.
     """
     zero = ir.Constant(ir.DoubleType(), 0.0)
     scalar = count is None
     n = 1 if scalar else count
-    parts = [[(p, t if scalar else builder.extract_value(t, i)) for p, t in pairs]
-             for i in range(n)]
+    parts = [[(p, t if scalar else builder.extract_value(t, c), live) for p, t, live in terms]
+             for c in range(n)]
 
     def build(careful):
         outs = []
         bad = ir.Constant(ir.IntType(1), 0)
-        for terms in parts:
+        for c, part in enumerate(parts):
             acc = None
-            for p, ti in terms:
-                r = builder.fmul(p, ti)
-                if careful:
-                    z = builder.or_(builder.fcmp_ordered("==", p, zero),
-                                    builder.fcmp_ordered("==", ti, zero))
-                    r = builder.select(z, zero, r)
+            for p, tc, live in part:
+                r = builder.fmul(p, tc)
+                if careful and live is not None:
+                    r = builder.select(live(builder, c), r, zero)
                 acc = r if acc is None else builder.fadd(acc, r)
             if not careful:
                 bad = builder.or_(bad, builder.fcmp_unordered("uno", acc, acc))
@@ -497,7 +581,7 @@ def emit_strong_lincomb(context, builder, pairs, count=None):
         merged.append(phi)
     if scalar:
         return merged[0]
-    out = ir.Constant(pairs[0][1].type, ir.Undefined)
+    out = ir.Constant(ir.ArrayType(ir.DoubleType(), n), ir.Undefined)
     for i, v in enumerate(merged):
         out = builder.insert_value(out, v, i)
     return out
@@ -611,25 +695,9 @@ def prefer_ours(*funcs):
 
 
 def cache_dir() -> str:
-    """Where generated kernel modules (and numba's on-disk cache of them) live:
-    ``$FWDREV_CACHE_DIR``, else ``~/.cache/fwdrev``, else a per-user temporary directory."""
-    import os
-    import tempfile
-    for cand in (os.environ.get("FWDREV_CACHE_DIR"),
-                 os.path.join(os.path.expanduser("~"), ".cache", "fwdrev"),
-                 os.path.join(tempfile.gettempdir(), f"fwdrev-{os.getuid()}")):
-        if not cand:
-            continue
-        try:
-            os.makedirs(cand, exist_ok=True)
-            probe = os.path.join(cand, f".probe{os.getpid()}")
-            with open(probe, "w"):
-                pass
-            os.remove(probe)
-            return cand
-        except OSError:
-            continue
-    raise OSError("no writable cache directory for fwdrev's compiled kernels")
+    """Where generated kernel modules live: ``generated/`` in fwdrev's cache directory (the
+    user's cache directory or ``$FWDREV_CACHE_DIR``; see :mod:`adcore.numba_cache`)."""
+    return numba_cache.cache_dir("generated")
 
 
 def load_generated(name: str, src: str):
@@ -661,8 +729,9 @@ def load_generated(name: str, src: str):
 
 
 def registry_fingerprint(ops) -> str:
-    """A short hash of the ops' names, primals and partials (their bytecode), plus the
-    numba and NumPy versions: generated kernels are regenerated when any of it changes."""
+    """A short hash of the ops' names, primals, partials and structural-zero predicates
+    (their bytecode), plus the numba and NumPy versions: generated kernels are regenerated
+    when any of it changes."""
     import hashlib
     h = hashlib.sha1()
     h.update(f"numba {numba.__version__} numpy {np.__version__}".encode())
@@ -689,6 +758,14 @@ def registry_fingerprint(ops) -> str:
         code(op.primal)
         for p in op.partials:
             code(p)
+        for e in (op.szero or ()):
+            if e is None:
+                h.update(b"-")
+            elif isinstance(e, registry.ConstZero):
+                h.update(f"const{e.j}".encode())
+                code(e.pred)
+            else:
+                code(e)
     return h.hexdigest()[:16]
 
 

@@ -179,8 +179,7 @@ elementwise("logaddexp",  np.logaddexp,
             lambda o, x, y: np.exp(-np.logaddexp(0.0, np.fmax(y - x, 0.0) + np.fmin(y - x, 0.0))),
             lambda o, x, y: np.exp(-np.logaddexp(0.0, np.fmax(x - y, 0.0) + np.fmin(x - y, 0.0))),
             special=(((1000.0, 0.0), (1.0, 0.0)), ((-inf, -inf), (0.5, 0.5)),
-                     ((-inf, 0.0), (0.0, 1.0))),
-            szero=(ConstZero(0, lambda o, x, y: x == -inf), ConstZero(1, lambda o, x, y: y == -inf)))
+                     ((-inf, 0.0), (0.0, 1.0))))
 elementwise("clip",       nnp.clip,      lambda o, x, lo, hi: (x >= lo) * (x <= hi) * 1.0,
                                          lambda o, x, lo, hi: (x < lo) * 1.0,
                                          lambda o, x, lo, hi: (x > hi) * 1.0,
@@ -216,13 +215,15 @@ elementwise("fmax",       np.fmax,       lambda o, x, y: (x > y) + (y != y) + 0.
                                          lambda o, x, y: (y > x) + (x != x) + 0.5 * (x == y),
             kink="the larger non-NaN input gets the derivative; a tie splits it 1/2, 1/2",
             special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (1.0, 0.0))),
-            szero=(lambda o, x, y: (y > x) | (x != x), lambda o, x, y: (x > y) | (y != y)),
+            szero=(lambda o, x, y: (y > x) | ((x != x) & (y == y)),
+                   lambda o, x, y: (x > y) | ((y != y) & (x == x))),
             kinks=(_TIE, _TIE))
 elementwise("fmin",       np.fmin,       lambda o, x, y: (x < y) + (y != y) + 0.5 * (x == y),
                                          lambda o, x, y: (y < x) + (x != x) + 0.5 * (x == y),
             kink="the smaller non-NaN input gets the derivative; a tie splits it 1/2, 1/2",
             special=(((1.0, 1.0), (0.5, 0.5)), ((2.0, 1.0), (0.0, 1.0))),
-            szero=(lambda o, x, y: (y < x) | (x != x), lambda o, x, y: (x < y) | (y != y)),
+            szero=(lambda o, x, y: (y < x) | ((x != x) & (y == y)),
+                   lambda o, x, y: (x < y) | ((y != y) & (x == x))),
             kinks=(_TIE, _TIE))
 
 # The kink marker (adcore.rules.KINK), used only inside nested derivatives: kink(p, x, m) is

@@ -8,16 +8,31 @@ registry — the value is the op's primal, the partials are the op's registered 
 compiled for scalars; this module only says how partials combine (one line,
 ``eps = sum_i partial_i * eps_i``).
 
+Zeros follow the convention of the Python engines (:mod:`adcore.rules`). A dual also
+carries ``nz``, a bit mask (``k // 64 + 1`` uint64 words, so every k is exact): bit c is
+set when tangent component c may be non-zero, clear when it is zero *by structure* (it
+then holds exactly 0); bit k is set when the value is *traced* (an input reached it), clear
+for a plain constant. Seeds set it (a basis direction e_j: bit j; a user's jvp tangent: its
+non-zero entries; every differentiated input: bit k); a constant has no bits. Per op:
+``nz_out = OR over inputs of nz_i`` where the partial of input i is not a structural zero
+here (``Op.szero``), and the traced bit of every input. The product
+(:func:`adcore.numba_rules.emit_masked_lincomb`): component c of input i contributes 0 if
+bit c of ``nz_i`` is clear or partial i is a structural zero, else ``p_i * t_i,c`` (IEEE:
+a computed 0 times inf is NaN) — as plain multiply-adds, recomputed with the masks only
+when a result is NaN.
+
 :class:`DualArrayType` is a 1-D array of dual numbers (a ``(n, k + 1)`` float64 block:
-value, then the k partials, per element) with indexing, slicing, ``len``, ``.shape``,
-``.size``, ``.copy()``, ``np.empty_like``/``np.zeros_like`` and element assignment.
+value, then the k partials, per element, and a ``(n, k // 64 + 1)`` uint64 block of masks)
+with indexing, slicing, ``len``, ``.shape``, ``.size``, ``.copy()``,
+``np.empty_like``/``np.zeros_like`` and element assignment.
 
 Entry points (also reached through ``dualnum.derivative``/``grad``/``jacobian``/``jvp``
 when they are given a ``numba.njit`` function): :func:`derivative`, :func:`grad`,
 :func:`value_and_grad`, :func:`jacobian`, :func:`jvp`. The differentiated arguments are
 floats or 1-D float64 arrays; any other argument (an iteration count, a constant array)
 is passed through unchanged. Each call compiles a specialisation of the function for
-dual arguments once (per argument kinds and k) and reuses it.
+dual arguments once (per argument kinds and k) and reuses it. Values are computed in
+float64 and returned in the inputs' dtypes (float32 in, float32 out), as in reverse mode.
 
 Not supported inside ``@njit`` (a clear error says so): nested derivatives (a dual of
 duals, or calling ``dualnum`` inside compiled code), whole-array NumPy operations on
@@ -32,6 +47,7 @@ import threading
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import (intrinsic, lower_cast, make_attribute_wrapper, models,
@@ -48,29 +64,42 @@ MODE_NAME = "dualnum (numba forward mode)"
 # Types and data models
 # ------------------------------------------------------------------------------------
 
+def words(k: int) -> int:
+    """uint64 words of a ``Dual[k]``'s mask: bits 0..k-1 (components), bit k (traced)."""
+    return k // 64 + 1
+
+
 class DualType(nr.ADScalar):
-    """A dual number with ``k`` partials: ``val`` (float64) and ``eps`` (k-tuple)."""
+    """A dual number with ``k`` partials: ``val`` (float64), ``eps`` (k-tuple) and ``nz``
+    (a tuple of :func:`words` uint64: which components may be non-zero; bit k: traced)."""
 
     what = "dual number"
 
     def __init__(self, k: int):
         self.k = int(k)
-        super().__init__(name=f"Dual[{self.k}]")
+        # the name is numba's cache key for code compiled on these values: it changed with
+        # the masks (nz), so an on-disk cache of the old layout is never reused
+        super().__init__(name=f"Dual[{self.k}, nz]")
 
 
 class DualArrayType(nr.ADArray):
-    """A 1-D array of ``Dual[k]``, stored as ``data`` of shape ``(n, k + 1)``."""
+    """A 1-D array of ``Dual[k]``, stored as ``data`` of shape ``(n, k + 1)`` (value and
+    partials) and ``nz`` of shape ``(n, words(k))`` (the masks)."""
 
     what = "array of dual numbers"
 
     def __init__(self, k: int, layout: str = "C"):
         self.k = int(k)
         self.layout = layout
-        super().__init__(name=f"DualArray[{self.k}, {layout}]")
+        super().__init__(name=f"DualArray[{self.k}, nz, {layout}]")  # (see DualType)
 
     @property
     def data_type(self):
         return types.Array(types.float64, 2, self.layout)
+
+    @property
+    def nz_type(self):
+        return types.Array(types.uint64, 2, self.layout)
 
     @property
     def elem_type(self):
@@ -81,27 +110,33 @@ class DualArrayType(nr.ADArray):
 class _DualModel(models.StructModel):
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, [("val", types.float64),
-                                        ("eps", types.UniTuple(types.float64, fe_type.k))])
+                                        ("eps", types.UniTuple(types.float64, fe_type.k)),
+                                        ("nz", types.UniTuple(types.uint64, words(fe_type.k)))])
 
 
 @register_model(DualArrayType)
 class _DualArrayModel(models.StructModel):
     def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, [("data", fe_type.data_type)])
+        super().__init__(dmm, fe_type, [("data", fe_type.data_type), ("nz", fe_type.nz_type)])
 
 
 make_attribute_wrapper(DualType, "val", "val")
 make_attribute_wrapper(DualType, "eps", "eps")
+make_attribute_wrapper(DualType, "nz", "nz")
 make_attribute_wrapper(DualArrayType, "data", "data")
+make_attribute_wrapper(DualArrayType, "nz", "nz")
 
 
 @lower_cast(types.Number, DualType)
 @lower_cast(types.Boolean, DualType)
 def _cast_const(context, builder, fromty, toty, val):
-    """A plain number where a dual is expected: a constant (all partials zero)."""
+    """A plain number where a dual is expected: a constant (all partials structurally zero,
+    not traced: every mask bit clear)."""
     d = cgutils.create_struct_proxy(toty)(context, builder)
     d.val = context.cast(builder, val, fromty, types.float64)
     d.eps = cgutils.get_null_value(context.get_value_type(types.UniTuple(types.float64, toty.k)))
+    d.nz = cgutils.get_null_value(context.get_value_type(
+        types.UniTuple(types.uint64, words(toty.k))))
     return d._getvalue()
 
 
@@ -109,62 +144,140 @@ def _cast_const(context, builder, fromty, toty, val):
 # Intrinsics: build a dual, combine partials, wrap and index arrays of duals
 # ------------------------------------------------------------------------------------
 
+_I64 = ir.IntType(64)
+
+
+def _mask_words(builder, nz, k):
+    return [builder.extract_value(nz, w) for w in range(words(k))]
+
+
+def _bit(builder, word_list, c):
+    """i1: bit c of a mask given as its words."""
+    w = builder.lshr(word_list[c // 64], ir.Constant(_I64, c % 64))
+    return builder.trunc(w, ir.IntType(1))
+
+
 @intrinsic
-def _new_dual(typingctx, val, eps):
+def _seed_dual(typingctx, val, eps):
+    """A seeded scalar input: value ``val``, tangents ``eps`` (a k-tuple); its mask marks
+    the non-zero seeds (a seed's exact zeros are structural) and the traced bit."""
     if not isinstance(eps, types.UniTuple):
         return None
-    rtype = DualType(eps.count)
+    k = eps.count
+    rtype = DualType(k)
 
     def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[0], sig.args[0], types.float64)
+        e = context.cast(builder, args[1], sig.args[1], types.UniTuple(types.float64, k))
+        ws = [ir.Constant(_I64, 0)] * words(k)
+        ws[k // 64] = ir.Constant(_I64, 1 << (k % 64))
+        zero = ir.Constant(ir.DoubleType(), 0.0)
+        for c in range(k):
+            nonzero = builder.fcmp_unordered("!=", builder.extract_value(e, c), zero)
+            bit = builder.shl(builder.zext(nonzero, _I64), ir.Constant(_I64, c % 64))
+            ws[c // 64] = builder.or_(ws[c // 64], bit)
         d = cgutils.create_struct_proxy(rtype)(context, builder)
-        d.val = context.cast(builder, args[0], sig.args[0], types.float64)
-        d.eps = args[1]
+        d.val = v
+        d.eps = e
+        nz = cgutils.get_null_value(context.get_value_type(types.UniTuple(types.uint64, words(k))))
+        for w, word in enumerate(ws):
+            nz = builder.insert_value(nz, word, w)
+        d.nz = nz
         return d._getvalue()
     return rtype(val, eps), codegen
 
 
-def _make_lincomb(n):
-    """Intrinsic ``lc(p0, t0, ..., p_{n-1}, t_{n-1}) = sum_i strong_mul(p_i, t_i)`` on k-tuples."""
-    def typer(typingctx, *args):
-        tuples = args[1::2]
-        if not all(isinstance(t, types.UniTuple) and t == tuples[0] for t in tuples):
+@intrinsic
+def _untraced(typingctx, d):
+    """True if the dual ``d`` is a plain constant (no differentiated input reached it)."""
+    if not isinstance(d, DualType):
+        return None
+    k = d.k
+
+    def codegen(context, builder, sig, args):
+        dv = cgutils.create_struct_proxy(sig.args[0])(context, builder, value=args[0])
+        return builder.not_(_bit(builder, _mask_words(builder, dv.nz, k), k))
+    return types.boolean(d), codegen
+
+
+def _make_combine(n):
+    """Intrinsic ``combine(o, p0, d0, z0, ..., p_{n-1}, d_{n-1}, z_{n-1})``: the dual with
+    value ``o`` and tangents ``sum_i p_i * d_i.eps``, where input i contributes exactly 0
+    where it is a structural zero (``z_i``: its partial; bit c of ``d_i.nz`` clear: its
+    component c) and IEEE products elsewhere (see the module docstring)."""
+    def typer(typingctx, o, *args):
+        duals = args[1::3]
+        if not all(isinstance(d, DualType) and d.k == duals[0].k for d in duals):
             return None
+        k = duals[0].k
+        rtype = DualType(k)
+        W = words(k)
+        sig_args = [types.float64]
+        for d in duals:
+            sig_args += [types.float64, d, types.boolean]
 
         def codegen(context, builder, sig, llargs):
-            pairs = [(llargs[2 * i], llargs[2 * i + 1]) for i in range(n)]
-            return nr.emit_strong_lincomb(context, builder, pairs, tuples[0].count)
-        return tuples[0](*args), codegen
+            traced = [ir.Constant(_I64, (1 << (k % 64)) if w == k // 64 else 0) for w in range(W)]
+            ones = ir.Constant(_I64, (1 << 64) - 1)
+            out_words = [ir.Constant(_I64, 0)] * W
+            terms = []
+            for i in range(n):
+                p, d, z = llargs[1 + 3 * i], llargs[2 + 3 * i], llargs[3 + 3 * i]
+                dv = cgutils.create_struct_proxy(sig.args[2 + 3 * i])(context, builder, value=d)
+                ws = _mask_words(builder, dv.nz, k)
+                for w in range(W):  # a structural partial keeps only the traced bit
+                    keep = builder.select(z, traced[w], ones)
+                    out_words[w] = builder.or_(out_words[w], builder.and_(ws[w], keep))
+
+                def live(b, c, ws=ws, z=z):
+                    return b.and_(b.not_(z), _bit(b, ws, c))
+                terms.append((p, dv.eps, live))
+            eps = nr.emit_masked_lincomb(builder, terms, k)
+            res = cgutils.create_struct_proxy(rtype)(context, builder)
+            res.val = llargs[0]
+            res.eps = eps
+            nz = cgutils.get_null_value(context.get_value_type(types.UniTuple(types.uint64, W)))
+            for w, word in enumerate(out_words):
+                nz = builder.insert_value(nz, word, w)
+            res.nz = nz
+            return res._getvalue()
+        return rtype(*sig_args), codegen
 
     names = []
     for i in range(n):
-        names += [f"p{i}", f"t{i}"]
-    src = (f"def lc{n}(typingctx, {', '.join(names)}):\n"
-           f"    return typer(typingctx, {', '.join(names)})\n")
+        names += [f"p{i}", f"d{i}", f"z{i}"]
+    src = (f"def combine{n}(typingctx, o, {', '.join(names)}):\n"
+           f"    return typer(typingctx, o, {', '.join(names)})\n")
     scope = {"typer": typer}
     exec(src, scope)  # noqa: S102 - fixed arity wrapper for numba's intrinsic signature check
-    return intrinsic(scope[f"lc{n}"])
+    return intrinsic(scope[f"combine{n}"])
 
 
-_lc1, _lc2, _lc3 = _make_lincomb(1), _make_lincomb(2), _make_lincomb(3)
+_combine1, _combine2, _combine3 = _make_combine(1), _make_combine(2), _make_combine(3)
 
 
 @intrinsic
-def _wrap(typingctx, data, like):
-    """A ``DualArray[k]`` around ``data`` (n, k + 1); k from ``like`` (a k-tuple, a dual or
-    a dual array)."""
+def _wrap(typingctx, data, nz, like):
+    """A ``DualArray[k]`` around ``data`` (n, k + 1) and ``nz`` (n, words(k)); k from
+    ``like`` (a k-tuple, a dual or a dual array)."""
     if not (isinstance(data, types.Array) and data.ndim == 2 and data.dtype == types.float64):
+        return None
+    if not (isinstance(nz, types.Array) and nz.ndim == 2 and nz.dtype == types.uint64):
         return None
     k = like.count if isinstance(like, types.UniTuple) else getattr(like, "k", None)
     if k is None:
         return None
-    rtype = DualArrayType(k, data.layout)
+    layout = data.layout if data.layout == nz.layout else "A"
+    rtype = DualArrayType(k, layout)
 
     def codegen(context, builder, sig, args):
         a = cgutils.create_struct_proxy(rtype)(context, builder)
-        a.data = args[0]
-        context.nrt.incref(builder, sig.args[0], args[0])
+        for name, ty, want, v in (("data", sig.args[0], rtype.data_type, args[0]),
+                                  ("nz", sig.args[1], rtype.nz_type, args[1])):
+            context.nrt.incref(builder, ty, v)
+            setattr(a, name, context.cast(builder, v, ty, want))
         return a._getvalue()
-    return rtype(data, like), codegen
+    return rtype(data, nz, like), codegen
 
 
 @intrinsic
@@ -188,9 +301,18 @@ def _load(typingctx, arr, i):
         eps = cgutils.get_null_value(tup_ty)
         for j in range(arr.k):
             eps = builder.insert_value(eps, vals[j + 1], j)
+        nty = sig.args[0].nz_type
+        nary = context.make_array(nty)(context, builder, value=a.nz)
+        nz = cgutils.get_null_value(context.get_value_type(
+            types.UniTuple(types.uint64, words(arr.k))))
+        for w in range(words(arr.k)):
+            ptr = cgutils.get_item_pointer(context, builder, nty, nary,
+                                           [idx, context.get_constant(types.intp, w)])
+            nz = builder.insert_value(nz, builder.load(ptr), w)
         d = cgutils.create_struct_proxy(rtype)(context, builder)
         d.val = vals[0]
         d.eps = eps
+        d.nz = nz
         return d._getvalue()
     return rtype(arr, i), codegen
 
@@ -212,6 +334,12 @@ def _store(typingctx, arr, i, d):
             ptr = cgutils.get_item_pointer(context, builder, aty, ary,
                                            [idx, context.get_constant(types.intp, j)])
             builder.store(v, ptr)
+        nty = sig.args[0].nz_type
+        nary = context.make_array(nty)(context, builder, value=a.nz)
+        for w in range(words(arr.k)):
+            ptr = cgutils.get_item_pointer(context, builder, nty, nary,
+                                           [idx, context.get_constant(types.intp, w)])
+            builder.store(builder.extract_value(dv.nz, w), ptr)
         return context.get_dummy_value()
     return types.none(arr, i, d), codegen
 
@@ -224,12 +352,18 @@ class _ForwardMode(nr.Mode):
     key = "dualnum"
     scalar = DualType
     array = DualArrayType
-    scope = {"_new_dual": _new_dual, "_lc1": _lc1, "_lc2": _lc2, "_lc3": _lc3}
+    scope = {"_combine1": _combine1, "_combine2": _combine2, "_combine3": _combine3,
+             "_untraced": _untraced}
 
-    def combine(self, names, active):
-        # eps_out = sum over the active inputs of partial_i * eps_i  (strong zero)
-        terms = ", ".join(f"p{i}, {names[i]}.eps" for i in active)
-        return [f"return _new_dual(o, _lc{len(active)}({terms}))"]
+    def combine(self, names, active, zs=None):
+        # eps_out = sum over the active inputs of partial_i * eps_i, a structural zero
+        # (z_i, or a component's clear mask bit) contributing exactly 0
+        zs = zs or ["False"] * len(names)
+        terms = ", ".join(f"p{i}, {names[i]}, {zs[i]}" for i in active)
+        return [f"return _combine{len(active)}(o, {terms})"]
+
+    def untraced(self, name):
+        return f"_untraced({name})"
 
     def check(self, ad_types, op):
         ks = sorted({t.k for t in ad_types})
@@ -289,7 +423,7 @@ def _getitem(a, i):
     if isinstance(i, types.Integer):
         return lambda a, i: _load(a, nr.check_index(a.data.shape[0], i))
     if isinstance(i, types.SliceType):
-        return lambda a, i: _wrap(a.data[i], a)
+        return lambda a, i: _wrap(a.data[i], a.nz[i], a)
     raise nr.FwdrevTypingError(
         f"{nr._MARK}indexing an array of dual numbers with {i} is not supported inside @njit "
         "(use an integer or a slice).")
@@ -314,33 +448,41 @@ def _setitem(a, i, v):
             j = nr.check_index(a.data.shape[0], i)
             a.data[j, 0] = v
             a.data[j, 1:] = 0.0
+            a.nz[j, :] = 0  # a plain constant
         return impl
     return None
 
 
 @overload_method(DualArrayType, "copy")
 def _copy(a):
-    return lambda a: _wrap(a.data.copy(), a)
+    return lambda a: _wrap(a.data.copy(), a.nz.copy(), a)
+
+
+@numba.njit(inline="always")
+def _constants(n, like):
+    """n plain constants 0.0 (no mask bits) in an array of duals like ``like``."""
+    return _wrap(np.zeros((n, like.data.shape[1])),
+                 np.zeros((n, like.nz.shape[1]), dtype=np.uint64), like)
 
 
 @overload(np.zeros_like)
 def _zeros_like(a):
     if isinstance(a, DualArrayType):
-        return lambda a: _wrap(np.zeros((a.data.shape[0], a.data.shape[1])), a)
+        return lambda a: _constants(a.data.shape[0], a)
     return None
 
 
 @overload(np.empty_like)
 def _empty_like(a):
     if isinstance(a, DualArrayType):
-        return lambda a: _wrap(np.zeros((a.data.shape[0], a.data.shape[1])), a)
+        return lambda a: _constants(a.data.shape[0], a)
     return None
 
 
 @overload(nr.zeros)
 def _zeros_n(n, like):
     if isinstance(like, DualArrayType) and isinstance(n, types.Integer):
-        return lambda n, like: _wrap(np.zeros((n, like.data.shape[1])), like)
+        return lambda n, like: _constants(n, like)
     return None
 
 
@@ -360,25 +502,49 @@ def _sum(a):
 # Drivers: seed, call the user's njit function on duals, read the partials
 # ------------------------------------------------------------------------------------
 
+@numba.njit(cache=True, inline="always")
+def _traced_masks(n, k):
+    """(n, k // 64 + 1) masks with only the traced bit (bit k) set."""
+    w = k // 64 + 1
+    tr = np.uint64(1) << np.uint64(k % 64)
+    if w == 1:
+        flat = np.full(n, tr, dtype=np.uint64)  # a contiguous fill (k < 64: the usual case)
+    else:
+        flat = np.zeros(n * w, dtype=np.uint64)
+        flat[k // 64::w] = tr
+    return flat.reshape((n, w))
+
+
 @numba.njit(cache=True)
 def _basis_data(x, start, k):
-    """(n, k + 1) block: values x, partial j of element start + j is 1 (the basis e_{start+j})."""
+    """(n, k + 1) block: values x, partial j of element start + j is 1 (the basis
+    e_{start+j}); and its (n, k // 64 + 1) masks: bit j of element start + j, every element
+    traced (bit k)."""
     n = x.shape[0]
     data = np.zeros((n, k + 1))
     data[:, 0] = x
+    nz = _traced_masks(n, k)
     for j in range(k):
         if start + j < n:
             data[start + j, j + 1] = 1.0
-    return data
+            nz[start + j, j // 64] |= np.uint64(1) << np.uint64(j % 64)
+    return data, nz
 
 
 @numba.njit(cache=True)
 def _seeded_data(x, seeds):
+    """Values x with the user's tangents ``seeds`` (n, k); a seed's exact zeros are
+    structural (their mask bits stay clear)."""
     n, k = seeds.shape
     data = np.empty((n, k + 1))
     data[:, 0] = x
     data[:, 1:] = seeds
-    return data
+    nz = _traced_masks(n, k)
+    for i in range(n):
+        for j in range(k):
+            if seeds[i, j] != 0.0:
+                nz[i, j // 64] |= np.uint64(1) << np.uint64(j % 64)
+    return data, nz
 
 
 def _extract(out, like):
@@ -389,6 +555,11 @@ def _extract(out, like):
 @overload(_extract)
 def _extract_ov(out, like):
     k = like.count
+    if isinstance(out, types.Boolean) or (isinstance(out, types.Array)
+                                          and isinstance(out.dtype, types.Boolean)):
+        raise nr.FwdrevTypingError(
+            f"{nr._MARK}the function returned {out} (a boolean, e.g. a comparison); a "
+            "derivative needs a real floating-point scalar or 1-D array as its output.")
     if isinstance(out, DualType):
         def impl(out, like):
             vals = np.empty(1)
@@ -445,14 +616,16 @@ def _driver(f, kinds):
         if kind == "p":
             lines.append(f"    d{i} = a{i}")
         elif kind == "s":
-            lines.append(f"    d{i} = _new_dual(a{i}, s{i})")
+            lines.append(f"    d{i} = _seed_dual(a{i}, s{i})")
         elif kind == "b":
-            lines.append(f"    d{i} = _wrap(_basis_data(a{i}, s{i}, len(like)), like)")
+            lines.append(f"    b{i}, m{i} = _basis_data(a{i}, s{i}, len(like))")
+            lines.append(f"    d{i} = _wrap(b{i}, m{i}, like)")
         else:
-            lines.append(f"    d{i} = _wrap(_seeded_data(a{i}, s{i}), like)")
+            lines.append(f"    b{i}, m{i} = _seeded_data(a{i}, s{i})")
+            lines.append(f"    d{i} = _wrap(b{i}, m{i}, like)")
     lines.append(f"    out = f({', '.join(f'd{i}' for i in range(n))})")
     lines.append("    return _extract(out, like)")
-    scope = {"f": f, "_new_dual": _new_dual, "_wrap": _wrap, "_basis_data": _basis_data,
+    scope = {"f": f, "_seed_dual": _seed_dual, "_wrap": _wrap, "_basis_data": _basis_data,
              "_seeded_data": _seeded_data, "_extract": _extract, "len": len}
     exec("\n".join(lines) + "\n", scope)  # noqa: S102 - generated from the argument kinds
     d = numba.njit(scope["driver"])
@@ -483,14 +656,15 @@ def _nested_error(where):
 
 
 def _classify(x, where, argnum, promote_int=False):
-    """('s' | 'b', float value) for a differentiated argument."""
+    """('s' | 'b', float64 value, the argument's float dtype) for a differentiated argument."""
     if isinstance(x, Traced):
         raise _nested_error(where)
     arr = calls.as_float_input(x, where, argnum, promote_int)
+    dtype = calls.float_dtype(arr)
     if arr.ndim == 0:
-        return "s", float(arr)
+        return "s", float(arr), dtype
     if arr.ndim == 1:
-        return "b", np.ascontiguousarray(arr, dtype=np.float64)
+        return "b", np.ascontiguousarray(arr, dtype=np.float64), dtype
     raise ValueError(f"{where}: a numba.njit function can be differentiated with respect to "
                      f"scalars and 1-D float arrays; argument {argnum} has shape {arr.shape}")
 
@@ -506,16 +680,47 @@ def _shape_out(vals, ndim):
     return () if ndim == 0 else vals.shape
 
 
-def _jacobian_of(f, args, argnum, chunk, where, scalar_output=False):
-    """(value, J) for one differentiated argument: J has shape out.shape + in.shape."""
-    kind, x = _classify(args[argnum], where, argnum, promote_int=(where == "dualnum.derivative"))
-    kinds = tuple("p" if i != argnum else kind for i in range(len(args)))
+def _as(v, dtype):
+    """A result computed in float64 in the inputs' dtype (float32 in, float32 out); float64
+    results are returned as they are."""
+    if dtype == np.float64:
+        return v
+    if isinstance(v, np.ndarray):
+        return v.astype(dtype)
+    return dtype.type(v)
+
+
+def _jacobian_of(f, args, argnum, chunk, where, scalar_output=False, also=()):
+    """(value, J, dtype) for one differentiated argument: J has shape out.shape + in.shape
+    (both computed in float64); dtype is the argument's float dtype.
+
+    ``also``: the other differentiated arguments. They are traced in every pass with
+    structurally zero tangents (as in :func:`dualnum.api.push_forward`): reverse mode
+    records them all at once, and a differentiated argument is never a plain constant
+    (whose exact zeros would be structural: ``adcore.registry.ConstZero``)."""
+    kind, x, dtype = _classify(args[argnum], where, argnum,
+                               promote_int=(where == "dualnum.derivative"))
+    kinds = ["p"] * len(args)
     call_args = list(args)
-    call_args[argnum] = x
-    if kind == "s":
+    kinds[argnum], call_args[argnum] = kind, x
+    others = {}
+    for i in also:
+        if i != argnum:
+            kinds[i], call_args[i], _ = _classify(args[i], where, i)
+            others[i] = kinds[i]
+    kinds = tuple(kinds)
+
+    def seeds_for(seed, k):
+        """The argument-seed list: ``seed`` for argnum, zero tangents for the others."""
         seeds = [0] * len(args)
-        seeds[argnum] = (1.0,)
-        vals, eps, ndim = _run(f, kinds, call_args, seeds, 1)
+        seeds[argnum] = seed
+        for i, kd in others.items():
+            # a scalar: k zero tangents; an array: a basis chunk starting past its end
+            seeds[i] = (0.0,) * k if kd == "s" else call_args[i].shape[0]
+        return seeds
+
+    if kind == "s":
+        vals, eps, ndim = _run(f, kinds, call_args, seeds_for((1.0,), 1), 1)
         out_shape = _shape_out(vals, ndim)
         if scalar_output and out_shape != ():
             raise NonScalarOutputError(
@@ -523,20 +728,18 @@ def _jacobian_of(f, args, argnum, chunk, where, scalar_output=False):
                 "needs a scalar output. Use dualnum.jacobian or dualnum.jvp for non-scalar "
                 "outputs, or reduce it inside the function.")
         value = vals[0] if ndim == 0 else vals
-        return value, eps[:, 0].reshape(out_shape)
+        return value, eps[:, 0].reshape(out_shape), dtype
     n = x.shape[0]
     jac, value, out_shape = None, None, None
     if n == 0:
         kinds = tuple("p" for _ in args)
         vals, _, ndim = _run(f, kinds, call_args, [0] * len(args), 1)
         out_shape = _shape_out(vals, ndim)
-        return (vals[0] if ndim == 0 else vals), np.zeros(out_shape + (0,))
+        return (vals[0] if ndim == 0 else vals), np.zeros(out_shape + (0,)), dtype
     spans = calls.chunks(n, chunk)
     k = spans[0][1] - spans[0][0]  # one k for every pass (the last is padded): one compile
     for start, stop in spans:
-        seeds = [0] * len(args)
-        seeds[argnum] = start
-        vals, eps, ndim = _run(f, kinds, call_args, seeds, k)
+        vals, eps, ndim = _run(f, kinds, call_args, seeds_for(start, k), k)
         if jac is None:
             out_shape = _shape_out(vals, ndim)
             if scalar_output and out_shape != ():
@@ -547,33 +750,40 @@ def _jacobian_of(f, args, argnum, chunk, where, scalar_output=False):
             value = vals[0] if ndim == 0 else vals
             jac = np.zeros((vals.shape[0], n))
         jac[:, start:stop] = eps[:, : stop - start]
-    return value, jac.reshape(out_shape + (n,))
+    return value, jac.reshape(out_shape + (n,)), dtype
 
 
 def derivative(f):
     """Forward mode for a numba.njit ``f``: ``f'(x)`` for a scalar ``x``; extra arguments
-    are passed through (``derivative(f)(0.3, 100000)``). Shape ``f(x).shape``."""
+    are passed through (``derivative(f)(0.3, 100000)``). Shape ``f(x).shape``, in ``x``'s
+    float dtype."""
     @functools.wraps(f.py_func)
     def df(x, *rest):
         args = [x] + _plain(rest, "dualnum.derivative")
-        kind, _ = _classify(x, "dualnum.derivative", 0, promote_int=True)
+        kind, _, _ = _classify(x, "dualnum.derivative", 0, promote_int=True)
         if kind != "s":
             raise ValueError("dualnum.derivative takes a scalar x; use jacobian or jvp for arrays")
-        return _jacobian_of(f, args, 0, None, "dualnum.derivative")[1]
+        _, d, dtype = _jacobian_of(f, args, 0, None, "dualnum.derivative")
+        return _as(d, dtype)
     return df
 
 
 def value_and_grad(f, argnums=0, chunk=None):
     """Forward mode for a numba.njit ``f``: ``(f(*args), gradient)``, ceil(n / chunk)
-    compiled passes per differentiated argument of size n (chunk = partials per dual)."""
+    compiled passes per differentiated argument of size n (chunk = partials per dual).
+    Each gradient has its argument's dtype; the value the differentiated arguments'
+    common float dtype (float32 in, float32 out)."""
     @functools.wraps(f.py_func)
     def vg(*args):
         nums, single = calls.normalize_argnums(argnums, len(args), "dualnum.grad")
         args = _plain(args, "dualnum.grad")
-        grads, value = [], None
+        grads, value, dtypes = [], None, []
         for a in nums:
-            value, g = _jacobian_of(f, args, a, chunk, "dualnum.grad", scalar_output=True)
-            grads.append(g)
+            value, g, dtype = _jacobian_of(f, args, a, chunk, "dualnum.grad",
+                                           scalar_output=True, also=nums)
+            grads.append(_as(g, dtype))
+            dtypes.append(dtype)
+        value = _as(value, np.result_type(*dtypes))
         return value, (grads[0] if single else tuple(grads))
     return vg
 
@@ -594,24 +804,31 @@ def jacobian(f, argnums=0, chunk=None):
     def jac(*args):
         nums, single = calls.normalize_argnums(argnums, len(args), "dualnum.jacobian")
         args = _plain(args, "dualnum.jacobian")
-        results = tuple(_jacobian_of(f, args, a, chunk, "dualnum.jacobian")[1] for a in nums)
+        results = tuple(_as(*_jacobian_of(f, args, a, chunk, "dualnum.jacobian", also=nums)[1:])
+                        for a in nums)
         return results[0] if single else results
     return jac
 
 
 def jvp(f, primals, tangents):
     """Forward mode for a numba.njit ``f``: ``(f(*primals), J v)`` in one compiled pass;
-    every primal is differentiated (floats or 1-D float arrays), ``tangents`` match them."""
+    every primal is differentiated (floats or 1-D float arrays), ``tangents`` match them
+    (real numbers: validated by :func:`adcore.calls.as_float_direction`; their exact zeros
+    are structural). Both results in the primals' common float dtype."""
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("jvp: primals and tangents must have the same length")
-    kinds, args, seeds = [], [], []
+    kinds, args, seeds, dtypes = [], [], [], []
     for i, (p, t) in enumerate(zip(primals, tangents)):
-        kind, x = _classify(p, "dualnum.jvp", i)
-        t = np.asarray(t, dtype=float)
+        kind, x, dtype = _classify(p, "dualnum.jvp", i)
+        if isinstance(t, Traced):
+            raise _nested_error("dualnum.jvp")
+        t = calls.as_float_direction(t, f"dualnum.jvp (tangent {i})", p)
+        t = np.asarray(t, dtype=np.float64)
         if t.shape != np.shape(x):
             raise ValueError(f"jvp: tangent {i} has shape {t.shape}, primal has {np.shape(x)}")
         args.append(x)
+        dtypes.append(dtype)
         if kind == "s":
             kinds.append("s")
             seeds.append((float(t),))
@@ -619,9 +836,10 @@ def jvp(f, primals, tangents):
             kinds.append("e")
             seeds.append(np.ascontiguousarray(t.reshape(-1, 1)))
     vals, eps, ndim = _run(f, tuple(kinds), args, seeds, 1)
+    dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
     if ndim == 0:
-        return vals[0], eps[0, 0]
-    return vals, eps[:, 0].copy()
+        return _as(vals[0], dtype), _as(eps[0, 0], dtype)
+    return _as(vals, dtype), _as(eps[:, 0].copy(), dtype)
 
 
 # Derivative APIs are Python functions: inside compiled code they cannot run.

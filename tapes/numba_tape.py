@@ -13,8 +13,23 @@ operand (``3.0 * v``, ``sin(v)``, ``v - 1``) records nothing: its partial is fol
 the value's coefficient (an :class:`ActiveType` is ``val``, ``coef``, ``idx``: its
 derivative is ``coef`` times that of tape slot ``idx``), i.e. chains of one-input ops are
 pre-multiplied during recording — the chain rule in forward order along a chain, which
-removes tape traffic without changing any rule. Every zero factor contributes exactly zero
-(:func:`adcore.numba_rules.emit_strong_lincomb`), as in the Python engines.
+removes tape traffic without changing any rule.
+
+Zeros follow the convention of the Python engines (:mod:`adcore.rules`): a zero *by the
+program's structure* contributes exactly 0, even against inf or NaN; a zero a rule
+*computed* is an ordinary number (0 * inf is NaN, IEEE). Concretely:
+
+* ``idx`` says what a value's derivative is: ``idx >= 0`` coef times slot ``idx``;
+  ``IDX_CONST`` (-1) a plain constant (a number, ``np.zeros_like``: no input reached it);
+  ``IDX_DEAD`` (-2) traced, but structurally constant here (every path to an input went
+  through a structural zero). Neither contributes anything, and neither is ever recorded.
+* an operand whose partial is a structural zero here (``Op.szero``: the loser of a
+  maximum, ``relu`` below 0, a factor that is a plain constant 0, ...) is dropped when
+  recording (one live operand left: folded; none: ``IDX_DEAD``). Every recorded partial
+  and every folded coefficient is an IEEE product.
+* the reverse sweep never multiplies the partials of a slot whose adjoint was never
+  reached (the output does not depend on it: ``a = sqrt(x[0])`` computed and unused); a
+  reached adjoint that is 0 is a computed zero and multiplies like any number.
 
 The reverse sweep keeps the pending adjoints of the two slots just below the current one in
 registers, so the common case — an op consuming the op right before it — never round-trips
@@ -41,6 +56,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import math
 import operator
 import threading
 
@@ -61,16 +77,22 @@ ENTRY_BYTES = 24  # two int32 operand indices + two float64 partials
 MAX_ENTRIES = 2**31 - 1
 
 
+IDX_CONST = -1  # a plain constant: no input reached it
+IDX_DEAD = -2   # traced, but every path to an input went through a structural zero
+
+
 class ActiveType(nr.ADScalar):
     """A value recorded on a compiled tape: ``val``; derivative ``coef`` * d(slot ``idx``)
-    (``idx = -1``: a constant); ``ctx``: address of the tape's control block."""
+    (``idx`` < 0: none — ``IDX_CONST`` a plain constant, ``IDX_DEAD`` a traced value that
+    is structurally constant here); ``ctx``: address of the tape's control block."""
 
     what = "tape value"
 
     def __init__(self):
         # the name is numba's cache key for code compiled on these values: it changed with
-        # the growable tape (an on-disk cache of the old layout is never reused)
-        super().__init__(name="TapeValue")
+        # the growable tape and again with the structural-zero convention (IDX_DEAD, no
+        # strong zero), so an on-disk cache of older code is never reused
+        super().__init__(name="TapeValue[sz]")
 
 
 active = ActiveType()
@@ -83,7 +105,7 @@ class ActiveArrayType(nr.ADArray):
 
     def __init__(self, layout: str = "C"):
         self.layout = layout
-        super().__init__(name=f"TapeValueArray[{layout}]")
+        super().__init__(name=f"TapeValueArray[sz, {layout}]")  # (see ActiveType)
 
     @property
     def elem_type(self):
@@ -115,7 +137,7 @@ for _f in ("val", "coef", "idx", "ctx"):
 @lower_cast(types.Number, ActiveType)
 @lower_cast(types.Boolean, ActiveType)
 def _cast_const(context, builder, fromty, toty, val):
-    """A plain number where a tape value is expected: a constant (idx -1, coef 0)."""
+    """A plain number where a tape value is expected: a constant (IDX_CONST, coef 0)."""
     a = cgutils.create_struct_proxy(toty)(context, builder)
     a.val = context.cast(builder, val, fromty, types.float64)
     a.coef = context.get_constant(types.float64, 0.0)
@@ -155,14 +177,6 @@ def _wrap(typingctx, val, coef, idx, ctx):
         a.ctx = context.cast(builder, args[3], sig.args[3], types.intp)
         return a._getvalue()
     return rtype(val, coef, idx, ctx), codegen
-
-
-@intrinsic
-def _smul(typingctx, p, c):
-    """Strong-zero product of two floats (adcore.linear.strong_mul for scalars)."""
-    def codegen(context, builder, sig, args):
-        return nr.emit_strong_lincomb(context, builder, [(args[0], args[1])])
-    return types.float64(types.float64, types.float64), codegen
 
 
 # control block (int64[8]): [0] slots used, [1] capacity (slots), [2] address of a (cap, 2)
@@ -215,38 +229,82 @@ def _push(typingctx, ctx, a0, a1, p0, p1):
 # The registry's ops on tape values: generated; only the combine step is written here
 # ------------------------------------------------------------------------------------
 
+@numba.njit
+def _dead(ia, ib, ic):
+    """The ``idx`` of a result with no live operand (operands' idx ``ia``, ``ib``, ``ic``;
+    IDX_CONST for a missing one): a plain constant if every operand is one, else a traced
+    value that is structurally constant."""
+    if ia == IDX_CONST and ib == IDX_CONST and ic == IDX_CONST:
+        return IDX_CONST
+    return IDX_DEAD
+
+
+@numba.njit
+def _fold2(o, ca, ia, la, cb, ib, lb, ic, ctx):
+    """The result of an op whose live operands (``l*``: recorded, partial not a structural
+    zero) are among slots ``ia``, ``ib`` (contributions ``ca``, ``cb``); ``ic``: the idx of
+    a third operand that is not live (IDX_CONST if there is none)."""
+    if la:
+        if lb:
+            return _new_active(o, 1.0, _push(ctx, ia, ib, ca, cb), ctx)
+        return _new_active(o, ca, ia, ctx)
+    if lb:
+        return _new_active(o, cb, ib, ctx)
+    return _new_active(o, 0.0, _dead(ia, ib, ic), ctx)
+
+
+@numba.njit
+def _fold3(o, ca, ia, la, cb, ib, lb, cc, ic, lc, ctx):
+    """Three operands: two entries (the first an intermediate slot) if all three are live."""
+    if la and lb and lc:
+        s = _push(ctx, ia, ib, ca, cb)
+        return _new_active(o, 1.0, _push(ctx, s, ic, 1.0, cc), ctx)
+    if not la:
+        return _fold2(o, cb, ib, lb, cc, ic, lc, ia, ctx)
+    if not lb:
+        return _fold2(o, ca, ia, la, cc, ic, lc, ib, ctx)
+    return _fold2(o, ca, ia, la, cb, ib, lb, ic, ctx)
+
+
 class _ReverseMode(nr.Mode):
     key = "tapes"
     scalar = ActiveType
     array = ActiveArrayType
-    scope = {"_new_active": _new_active, "_push": _push, "_smul": _smul}
+    scope = {"_new_active": _new_active, "_push": _push, "_dead": _dead, "_fold2": _fold2,
+             "_fold3": _fold3}
 
-    def combine(self, names, active_pos):
-        c = [f"c{i} = _smul(p{i}, {names[i]}.coef)" for i in active_pos]
+    def combine(self, names, active_pos, zs=None):
+        zs = zs or ["False"] * len(names)
+        # c<i>: the contribution of operand i (IEEE: partial times its folded coefficient);
+        # l<i>: operand i is live (on the tape, and its partial not a structural zero here)
+        lines = [f"c{i} = p{i} * {names[i]}.coef" for i in active_pos]
+        lines += [f"l{i} = ({names[i]}.idx >= 0) & (not {zs[i]})" for i in active_pos]
         if len(active_pos) == 1:
             (i,) = active_pos
             a = names[i]
-            return c + [f"return _new_active(o, c{i}, {a}.idx, {a}.ctx)"]
+            return lines + [
+                f"if l{i}:",
+                f"    return _new_active(o, c{i}, {a}.idx, {a}.ctx)",
+                f"return _new_active(o, 0.0, _dead({a}.idx, -1, -1), {a}.ctx)",
+            ]
         if len(active_pos) == 2:
             i, j = active_pos
             a, b = names[i], names[j]
-            return c + [
-                f"if {a}.idx < 0:",
-                f"    return _new_active(o, c{j}, {b}.idx, {b}.ctx)",
-                f"if {b}.idx < 0:",
-                f"    return _new_active(o, c{i}, {a}.idx, {a}.ctx)",
-                f"return _new_active(o, 1.0, _push({a}.ctx, {a}.idx, {b}.idx, c{i}, c{j}), {a}.ctx)",
+            return lines + [
+                f"ctx = {a}.ctx | {b}.ctx",
+                f"if l{i} & l{j}:",
+                f"    return _new_active(o, 1.0, _push(ctx, {a}.idx, {b}.idx, c{i}, c{j}), ctx)",
+                f"return _fold2(o, c{i}, {a}.idx, l{i}, c{j}, {b}.idx, l{j}, -1, ctx)",
             ]
         x, y, z = (names[i] for i in active_pos)
         i, j, k = active_pos
-        # three tape operands: two entries, the first one an intermediate slot
-        return c + [
-            f"ctx = {x}.ctx | {y}.ctx | {z}.ctx",
-            "if ctx == 0:",
-            "    return _new_active(o, 0.0, -1, 0)",
-            f"s = _push(ctx, {x}.idx, {y}.idx, c{i}, c{j})",
-            f"return _new_active(o, 1.0, _push(ctx, s, {z}.idx, 1.0, c{k}), ctx)",
+        return lines + [
+            f"return _fold3(o, c{i}, {x}.idx, l{i}, c{j}, {y}.idx, l{j}, c{k}, {z}.idx, l{k}, "
+            f"{x}.ctx | {y}.ctx | {z}.ctx)",
         ]
+
+    def untraced(self, name):
+        return f"{name}.idx == -1"
 
 
 MODE = _ReverseMode()
@@ -296,7 +354,7 @@ def _setitem(a, i, v):
             j = nr.check_index(a.val.shape[0], i)
             a.val[j] = v
             a.coef[j] = 0.0
-            a.idx[j] = -1
+            a.idx[j] = IDX_CONST
         return impl
     return None
 
@@ -308,7 +366,7 @@ def _copy(a):
 
 @numba.njit(inline="always")
 def _constants(n, ctx):
-    return _wrap(np.zeros(n), np.zeros(n), np.full(n, -1, dtype=np.int64), ctx)
+    return _wrap(np.zeros(n), np.zeros(n), np.full(n, IDX_CONST, dtype=np.int64), ctx)
 
 
 @overload(np.zeros_like)
@@ -454,47 +512,98 @@ def _outputs_ov(out):
         "array (of tape values) as its output.")
 
 
+# Reached and unreached adjoints. A slot whose adjoint was never reached is a structural
+# zero: its partials are never multiplied. Adjoints start as -0.0, a value no reached
+# adjoint can hold: a seed and every contribution accumulated in memory get + 0.0 (which
+# turns -0.0 into +0.0 and leaves everything else as it is), and a sum of terms none of
+# which is -0.0 is never -0.0. The two pending adjoints kept in registers carry a flag
+# instead (no extra add on the sweep's critical path). Only a zero adjoint (rare) needs the
+# test; the input slots are normalised to +0.0 at the end.
+UNREACHED = -0.0
+
+
+@numba.njit(inline="always")
+def _never_reached(m):
+    """True for an adjoint still holding UNREACHED (-0.0)."""
+    return m == 0.0 and math.copysign(1.0, m) < 0.0
+
+
+@numba.njit(inline="always")
+def _reset(adj, n):
+    for i in range(n):
+        adj[i] = UNREACHED
+
+
+@numba.njit(inline="always")
+def _backward(a, par, nin, top, adj):
+    """Sweep the entries of slots top .. nin (entry row = slot - nin) into ``adj``.
+
+    ``c1``/``c2`` hold the pending adjoint of slots i and i - 1 in registers (the usual
+    consumer of slot i - 1 is entry i), so a chain of ops never round-trips through memory;
+    ``r1``/``r2`` say whether anything reached them."""
+    c1 = 0.0
+    c2 = 0.0
+    r1 = False
+    r2 = False
+    for i in range(top, nin - 1, -1):
+        m = adj[i]
+        g = m + c1
+        r = r1
+        c1 = c2
+        r1 = r2
+        c2 = 0.0
+        r2 = False
+        if g == 0.0 and not r and _never_reached(m):
+            continue  # the output does not depend on slot i: a structural zero
+        row = i - nin
+        for j in range(2):
+            k = a[row, j]
+            v = par[row, j] * g
+            if k == i - 1:
+                c1 += v
+                r1 = True
+            elif k == i - 2:
+                c2 += v
+                r2 = True
+            else:
+                adj[k] += v + 0.0
+    if nin >= 1 and r1:
+        adj[nin - 1] += c1
+    if nin >= 2 and r2:
+        adj[nin - 2] += c2
+    for i in range(nin):
+        adj[i] += 0.0  # an input the output does not depend on: +0.0
+
+
 @numba.njit(cache=True)
 def sweep(a, par, n, nin, out_slot, out_coef, adj):
     """Reverse sweep of slots [nin, n) (entry rows 0 .. n - nin) seeded with ``out_coef``
     at ``out_slot``; leaves the adjoints of the input slots in ``adj[:nin]``.
 
-    ``c1``/``c2`` hold the pending adjoint of slots i and i - 1 in registers (the usual
-    consumer of slot i - 1 is entry i), so a chain of ops never round-trips through memory.
-    A zero adjoint or a zero partial contributes nothing (strong zero).
-    """
-    for i in range(n):
-        adj[i] = 0.0
+    A slot the output does not depend on contributes nothing (its adjoint was never
+    reached); every reached adjoint, 0 included, multiplies its partials (IEEE)."""
+    _reset(adj, n)
     if out_slot < 0:
+        _backward(a, par, nin, -1, adj)
         return
-    if out_slot < nin:
-        adj[out_slot] = out_coef
-        return
-    adj[out_slot] = out_coef
-    c1 = 0.0
-    c2 = 0.0
-    for i in range(out_slot, nin - 1, -1):
-        g = adj[i] + c1
-        c1 = c2
-        c2 = 0.0
-        if g == 0.0:
-            continue
-        row = i - nin
-        for j in range(2):
-            p = par[row, j]
-            if p != 0.0:
-                k = a[row, j]
-                v = p * g
-                if k == i - 1:
-                    c1 += v
-                elif k == i - 2:
-                    c2 += v
-                else:
-                    adj[k] += v
-    if nin >= 1:
-        adj[nin - 1] += c1
-    if nin >= 2:
-        adj[nin - 2] += c2
+    adj[out_slot] = out_coef + 0.0
+    _backward(a, par, nin, out_slot, adj)
+
+
+@numba.njit(cache=True)
+def sweep_seeds(a, par, n, nin, slots, seeds, adj):
+    """One reverse sweep seeded with ``seeds[r]`` at ``slots[r]`` for every r (a vjp: the
+    cotangent's entries times the outputs' coefficients; rows whose cotangent is a
+    structural zero are left out by the caller); adjoints of the inputs in ``adj[:nin]``."""
+    _reset(adj, n)
+    top = -1
+    for r in range(slots.shape[0]):
+        s = slots[r]
+        if s >= 0:
+            adj[s] += seeds[r] + 0.0
+            if s > top:
+                top = s
+    _backward(a, par, nin, top, adj)
 
 
 @numba.njit(cache=True)
@@ -790,13 +899,12 @@ def vjp(f, *primals):
             raise _nested_error("tapes.vjp")
         if w.shape != out_shape:
             raise ValueError(f"vjp_fn: cotangent has shape {w.shape}, output has {out_shape}")
-        adj = np.zeros(rec.n)
-        total = np.zeros(rec.nin)
-        for r, wr in enumerate(np.ravel(w)):
-            if wr != 0.0:
-                sweep(a, par, rec.n, rec.nin, rec.slots[r], rec.coefs[r] * wr, adj)
-                total += adj[:rec.nin]
-        return _split(rec, total, rec.order, nums)
+        adj = np.zeros(max(rec.n, 1))
+        wf = np.ravel(w).astype(np.float64)
+        rows = np.flatnonzero(wf != 0.0)  # a cotangent's exact zeros are structural
+        sweep_seeds(a, par, rec.n, rec.nin, np.ascontiguousarray(rec.slots[rows]),
+                    np.ascontiguousarray(rec.coefs[rows] * wf[rows]), adj)
+        return _split(rec, adj[:rec.nin].copy(), rec.order, nums)
 
     return value, vjp_fn
 
