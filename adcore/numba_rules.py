@@ -728,6 +728,28 @@ def load_generated(name: str, src: str):
     return mod
 
 
+_TAG = None
+
+
+def code_tag() -> str:
+    """A short hash of everything compiled AD code depends on: the registry's rules and the
+    three modules that generate and combine them. It is part of the names of the numba AD
+    types, which key numba's on-disk cache: a user's ``@njit(cache=True)`` function
+    compiled on dual numbers or tape values is reused across processes until any rule or
+    generator changes, and never after."""
+    global _TAG
+    if _TAG is None:
+        import hashlib
+        import os
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        h = hashlib.sha1(registry_fingerprint(elementwise_ops()).encode())
+        for rel in ("adcore/numba_rules.py", "dualnum/numba_dual.py", "tapes/numba_tape.py"):
+            with open(os.path.join(root, rel), "rb") as fh:
+                h.update(fh.read())
+        _TAG = h.hexdigest()[:10]
+    return _TAG
+
+
 def registry_fingerprint(ops) -> str:
     """A short hash of the ops' names, primals, partials and structural-zero predicates
     (their bytecode), plus the numba and NumPy versions: generated kernels are regenerated

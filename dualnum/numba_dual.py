@@ -77,9 +77,9 @@ class DualType(nr.ADScalar):
 
     def __init__(self, k: int):
         self.k = int(k)
-        # the name is numba's cache key for code compiled on these values: it changed with
-        # the masks (nz), so an on-disk cache of the old layout is never reused
-        super().__init__(name=f"Dual[{self.k}, nz]")
+        # the name is numba's cache key for code compiled on these values: it carries the
+        # rules' and generators' hash, so an on-disk cache of other code is never reused
+        super().__init__(name=f"Dual[{self.k}, {nr.code_tag()}]")
 
 
 class DualArrayType(nr.ADArray):
@@ -91,7 +91,7 @@ class DualArrayType(nr.ADArray):
     def __init__(self, k: int, layout: str = "C"):
         self.k = int(k)
         self.layout = layout
-        super().__init__(name=f"DualArray[{self.k}, nz, {layout}]")  # (see DualType)
+        super().__init__(name=f"DualArray[{self.k}, {nr.code_tag()}, {layout}]")  # see DualType
 
     @property
     def data_type(self):

@@ -89,10 +89,10 @@ class ActiveType(nr.ADScalar):
     what = "tape value"
 
     def __init__(self):
-        # the name is numba's cache key for code compiled on these values: it changed with
-        # the growable tape and again with the structural-zero convention (IDX_DEAD, no
-        # strong zero), so an on-disk cache of older code is never reused
-        super().__init__(name="TapeValue[sz]")
+        # the name is numba's cache key for code compiled on these values: it carries the
+        # rules' and generators' hash (adcore.numba_rules.code_tag), so an on-disk cache of
+        # other code is never reused
+        super().__init__(name=f"TapeValue[{nr.code_tag()}]")
 
 
 active = ActiveType()
@@ -105,7 +105,7 @@ class ActiveArrayType(nr.ADArray):
 
     def __init__(self, layout: str = "C"):
         self.layout = layout
-        super().__init__(name=f"TapeValueArray[sz, {layout}]")  # (see ActiveType)
+        super().__init__(name=f"TapeValueArray[{nr.code_tag()}, {layout}]")  # see ActiveType
 
     @property
     def elem_type(self):

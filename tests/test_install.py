@@ -69,3 +69,15 @@ def test_a_jacobian_that_cannot_fit_is_refused_with_the_estimate(jacobian):
     f = lambda x: np.broadcast_to(x, (1000, x.size)).ravel() * 2.0  # noqa: E731
     with pytest.raises(MemoryError, match="GiB|TiB"):
         jacobian(f)(np.ones(10 ** 5))
+
+
+def test_ad_type_names_carry_the_code_tag():
+    """numba's on-disk cache keys on type names: a cached derivative of a user's
+    ``cache=True`` function must not survive a change of fwdrev's rules or generators."""
+    from adcore import numba_rules as nr
+    from dualnum import numba_dual
+    from tapes import numba_tape
+    tag = nr.code_tag()
+    assert len(tag) == 10 and int(tag, 16) >= 0
+    assert tag in numba_dual.DualType(3).name and tag in numba_dual.DualArrayType(3).name
+    assert tag in numba_tape.ActiveType().name and tag in numba_tape.ActiveArrayType().name
