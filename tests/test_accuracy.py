@@ -473,6 +473,7 @@ def _report(failures, limit=12):
     return f"{len(failures)} failures, worst first:\n" + "\n".join(lines)
 
 
+@pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
 @pytest.mark.parametrize("order", [1, 2])
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_derivative_accuracy_over_the_whole_domain(name, order):

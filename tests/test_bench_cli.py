@@ -207,6 +207,7 @@ def test_engine_failure_becomes_a_flagged_record(monkeypatch, tmp_path, capsys):
     assert rec["error"] == "RuntimeError: no rule for this op" and rec["ok"] is False
 
 
+@pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
 def test_smoke_suite_runs_end_to_end(tmp_path, capsys):
     """The CI smoke run: every problem and engine on a tiny grid, with memory."""
     outdir = tmp_path / "reports"

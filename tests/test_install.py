@@ -31,6 +31,7 @@ def test_packages_and_generated_modules_are_ours_user_code_is_not(tmp_path):
     assert not numba_cache.is_ours(__file__)
 
 
+@pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
 def test_compiled_code_is_cached_outside_the_packages(tmp_path):
     """A fresh process with its own cache directory compiles fwdrev's cached kernels: the
     files land there, and not one appears inside a package."""

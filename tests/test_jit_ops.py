@@ -109,6 +109,7 @@ def test_every_op_is_reachable_in_njit():
         assert nr.entry_points(op), f"{op.name}: no spelling reaches it inside @njit"
 
 
+@pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_compiled_engines_agree_with_python_and_fd(op):
     rng = np.random.default_rng(abs(hash(op.name)) % 2**32)

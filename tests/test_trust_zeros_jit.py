@@ -424,6 +424,7 @@ def _op_functions(op, i, held):
     return numba.njit(scope_j["f"]), scope_p["f"]
 
 
+@pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
 @pytest.mark.parametrize("op, i, point", _szero_cases())
 def test_registry_structural_partials_contribute_exactly_zero(op, i, point):
     """Every Op.szero entry, compiled: an inf tangent of input i meets a structurally zero
@@ -541,6 +542,7 @@ def _describe(prog):
             for kind, k, i, j in zip(kinds, ops, first, second)]
 
 
+@pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
 @pytest.mark.parametrize("seed", range(150))
 def test_random_compositions_at_singular_points_agree_everywhere(seed):
     """njit forward (one and three directions per pass), njit reverse and a compiled replay
