@@ -214,7 +214,6 @@ def _writable_dir(path) -> str:
 
 def cmd_run(args, argv) -> int:
     from bench import engines, records, suites, sweep
-    from bench.progress import Progress
 
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite exclude each other")
@@ -260,7 +259,9 @@ def cmd_run(args, argv) -> int:
     if args.out is None and suite is not None:
         os.makedirs(outdir, exist_ok=True)
     else:
-        records.check_output(out, resume=args.resume, overwrite=overwrite)  # before locking
+        # the destination itself (directory, writable, a regular file) before locking it;
+        # its contents are read once, under the lock (_run_locked)
+        records.check_output(out, overwrite=True)
     lock = records.lock(out)  # one writer per results file: a second run is refused (exit 2)
     try:
         return _run_locked(args, argv, suite, out, outdir if suite is not None else None,
@@ -302,7 +303,6 @@ def _run_locked(args, argv, suite, out, outdir, overwrite, jobs, skipped) -> int
               f"{counts['unstarted']} records not started (continue with --resume)",
               file=sys.stderr)
     if suite is not None and not args.no_report:
-        from bench import report
         headers, results = records.read(out)
         path = _write_report(headers, records.latest(results), outdir, suite.name, out)
         print(f"wrote report {path}")
@@ -347,7 +347,7 @@ def cmd_plot(args, argv) -> int:
 
 
 def cmd_report(args, argv) -> int:
-    from bench import records, report
+    from bench import records
 
     headers, results = records.read(args.results)
     outdir = _writable_dir(args.outdir or DEFAULT_OUTDIR)

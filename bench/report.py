@@ -11,7 +11,6 @@ import json
 import glob
 import html
 import os
-import statistics
 from collections import defaultdict
 
 from bench import analysis, plots

@@ -24,6 +24,14 @@ def _results(tmp_path, n_records=2):
     return path
 
 
+def _with_first_record(path, **fields):
+    """Rewrite a results file as its header and its first record with ``fields`` changed."""
+    lines = path.read_text().splitlines()
+    rec = {**json.loads(lines[1]), **fields}
+    path.write_text("\n".join([lines[0], json.dumps(rec)]) + "\n")
+    return path
+
+
 def test_a_torn_last_line_is_skipped_and_reported(tmp_path, capsys):
     path = _results(tmp_path)
     _, before = records.read(path)
@@ -60,11 +68,7 @@ def test_garbage_files_are_one_line_errors(tmp_path, capsys, content):
 
 
 def test_records_with_wrong_field_types_are_refused(tmp_path, capsys):
-    path = _results(tmp_path)
-    lines = path.read_text().splitlines()
-    rec = json.loads(lines[1])
-    rec["time_median_s"] = "fast"
-    path.write_text("\n".join([lines[0], json.dumps(rec)]) + "\n")
+    path = _with_first_record(_results(tmp_path), time_median_s="fast")
     assert _run("report", str(path), "--outdir", str(tmp_path / "o")) == 2
     assert "wrong type" in capsys.readouterr().err
 
@@ -137,11 +141,7 @@ def test_report_escapes_strings_from_the_results(tmp_path):
 
 
 def test_engine_names_that_are_not_names_are_refused(tmp_path, capsys):
-    path = _results(tmp_path)
-    lines = path.read_text().splitlines()
-    rec = json.loads(lines[1])
-    rec["engine"] = "../../etc/passwd"
-    path.write_text("\n".join([lines[0], json.dumps(rec)]) + "\n")
+    path = _with_first_record(_results(tmp_path), engine="../../etc/passwd")
     assert _run("plot", str(path), "--outdir", str(tmp_path / "o")) == 2
 
 

@@ -9,6 +9,7 @@ import pytest
 import adcore
 import dualnum
 import tapes
+from njit_cases import branchy_sum
 from adcore import numba_rules as nr
 from adcore.errors import NonScalarOutputError, UnsupportedOpError
 
@@ -169,15 +170,7 @@ def test_reverse_tape_grows_beyond_its_initial_capacity():
 
 
 def test_njit_recording_rerecords_natively_and_counts_its_tape():
-    @numba.njit
-    def f(x):
-        s = 0.0
-        for i in range(len(x)):
-            if x[i] > 0.0:
-                s += x[i] * x[i] * x[0]
-            else:
-                s -= 2.0 * x[i] * x[0]
-        return s
+    f = branchy_sum
 
     def f_py(x):
         return sum((x[i] * x[i] * x[0]) if x[i] > 0 else (-2.0 * x[i] * x[0])

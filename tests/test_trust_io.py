@@ -19,6 +19,7 @@ import pytest
 import adcore
 import dualnum
 import tapes
+from njit_cases import cube_sum, logistic_step
 from adcore import NonFloatInputError, UnsupportedOpError, calls
 
 X = np.array([0.3, -0.7, 1.1, 0.5])
@@ -241,20 +242,7 @@ def test_compiled_recording_keeps_each_inputs_dtype():
     np.testing.assert_allclose(gw, ref[1], rtol=1e-5)
 
 
-@numba.njit
-def nj_sum(x):
-    s = 0.0
-    for i in range(len(x)):
-        s += x[i] * x[i] * x[0]
-    return s
-
-
-@numba.njit
-def nj_map(x, r):
-    out = np.empty_like(x)
-    for i in range(len(x)):
-        out[i] = r * x[i] * (1.0 - x[i])
-    return out
+nj_sum, nj_map = cube_sum, logistic_step
 
 
 def test_njit_tapes_return_the_inputs_float32():

@@ -16,6 +16,7 @@ import pytest
 
 import dualnum
 import tapes
+from njit_cases import branchy_sum
 from adcore import GuardError, numba_rules as nr
 from tapes import numba_tape
 from tapes.compiled import CompiledRecording
@@ -266,15 +267,7 @@ def test_one_recording_used_from_two_threads(compiled):
 
 
 def test_one_njit_recording_used_from_two_threads():
-    @numba.njit
-    def f(x):
-        s = 0.0
-        for i in range(len(x)):
-            if x[i] > 0.0:
-                s += x[i] * x[i] * x[0]
-            else:
-                s -= 2.0 * x[i] * x[0]
-        return s
+    f = branchy_sum
 
     a, b = X.copy(), -X.copy()
     want = {0: dualnum.grad(f)(a), 1: dualnum.grad(f)(b)}

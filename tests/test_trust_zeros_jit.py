@@ -21,6 +21,7 @@ import pytest
 import adcore
 import dualnum
 import tapes
+from njit_cases import cube_sum, logistic_step
 from adcore import numba_rules as nr
 from adcore.errors import NonFloatInputError
 from adcore.registry import ConstZero
@@ -582,20 +583,7 @@ def test_the_random_programs_reach_the_interesting_cases():
 
 
 # ----------------------------------------------------------------- the njit APIs
-@numba.njit
-def _cube_sum(x):
-    s = 0.0
-    for i in range(len(x)):
-        s += x[i] * x[i] * x[0]
-    return s
-
-
-@numba.njit
-def _scaled(x, r):
-    out = np.empty_like(x)
-    for i in range(len(x)):
-        out[i] = r * x[i] * (1.0 - x[i])
-    return out
+_cube_sum, _scaled = cube_sum, logistic_step
 
 
 def test_njit_forward_mode_returns_float32_for_float32():
