@@ -13,17 +13,18 @@ from .errors import (ADError, ConcretizationError, GuardError, MutationError, No
                      NonScalarOutputError, RegistrationError, TracerLeakError,
                      UnsupportedOpError)
 from .registry import (ELEMENTWISE, POSITIVE, REAL, STRUCTURAL, UNIT, Domain, Example, Op,
-                       defop, get_op, numpy_entry_points, register_numpy_alias,
-                       registered_ops, unregister)
+                       defcomposite, defop, get_op, numpy_entry_points, register_numpy_alias,
+                       registered_composites, registered_ops, unregister)
 from .tracing import Trace, Traced, apply, value_of
 from . import rules, calls
 from . import ops_elementwise, ops_structural, nondiff, composites  # noqa: F401  (registration)
+from . import ops_contract, ops_stats, ops_linalg, ops_shape  # noqa: F401  (registration)
 from .ops_structural import index_add
 from .nn import logsumexp, relu, sigmoid, softplus
 from .linear import masked_mul, unbroadcast, pad_batch
 
 __all__ = [
-    "defop", "get_op", "registered_ops", "unregister", "register_numpy_alias", "numpy_entry_points",
+    "defop", "defcomposite", "registered_composites", "get_op", "registered_ops", "unregister", "register_numpy_alias", "numpy_entry_points",
     "Op", "Domain", "Example", "REAL", "POSITIVE", "UNIT", "ELEMENTWISE", "STRUCTURAL",
     "Trace", "Traced", "apply", "value_of",
     "sigmoid", "relu", "softplus", "logsumexp", "index_add",

@@ -265,9 +265,64 @@ def lookup_function(func):
     return _FUNCTIONS.get(func)
 
 
+@dataclasses.dataclass(frozen=True)
+class Composite:
+    """A NumPy function with no rule of its own: ``build(*args, **kwargs)`` computes it from
+    registered ops, so both modes (and every nesting) differentiate what it is made of.
+    ``examples`` are tested like an op's (finite differences, dot-product test, forward =
+    reverse)."""
+
+    name: str
+    build: Callable
+    examples: tuple = ()
+    doc: str = ""
+
+    def __repr__(self):
+        return f"<adcore composite {self.name}>"
+
+
+_COMPOSITES: dict[str, Composite] = {}
+
+
+def defcomposite(numpy: Sequence, *, examples: Sequence[Example] = (), name: str = "",
+                 doc: str = ""):
+    """Decorator: route the NumPy functions ``numpy`` (called on a traced value) to
+    ``build``, a function of registered ops with NumPy's signature. Returns ``build``."""
+
+    def register(build):
+        label = name or _entry_name(numpy[0])
+        comp = Composite(label, build, tuple(examples), doc or (build.__doc__ or ""))
+        _COMPOSITES[label] = comp
+        for entry in numpy:
+            table = _UFUNCS if isinstance(entry, np.ufunc) else _FUNCTIONS
+            table[entry] = (None, lambda *a, _b=build, **k: Done(_b(*a, **k)))
+        return build
+
+    return register
+
+
+def registered_composites() -> dict[str, Composite]:
+    """All composites by name (a copy)."""
+    return dict(_COMPOSITES)
+
+
+def _entry_name(entry) -> str:
+    """``np.linalg.norm`` -> "linalg.norm", ``np.sum`` -> "sum" (the name a user types)."""
+    mod = getattr(entry, "__module__", "") or ""
+    name = getattr(entry, "__name__", repr(entry))
+    sub = mod.split(".")[1] if mod.startswith("numpy.") and mod.split(".")[1] in (
+        "linalg", "fft", "random") else ""
+    return f"{sub}.{name}" if sub else name
+
+
 def numpy_entry_points() -> dict:
-    """NumPy function/ufunc -> op name, for documentation and the coverage test."""
+    """What fwdrev differentiates: ``{"np.<name>": how}`` for every NumPy function and ufunc
+    that has a rule, where ``how`` is the registered op's name, ``"(composite)"`` for a
+    function built from registered ops, or ``"(no derivative)"`` for one that runs on the
+    plain values (comparisons, argmax, shape queries)."""
     table = {}
     for entry, (op, _) in list(_UFUNCS.items()) + list(_FUNCTIONS.items()):
-        table[getattr(entry, "__name__", repr(entry))] = op.name if op else "(composite)"
-    return table
+        table["np." + _entry_name(entry)] = op.name if op else "(composite)"
+    for entry in list(NONDIFF_UFUNCS) + list(NONDIFF_FUNCTIONS):
+        table.setdefault("np." + _entry_name(entry), "(no derivative)")
+    return dict(sorted(table.items()))

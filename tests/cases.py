@@ -36,6 +36,11 @@ def registry_cases():
             for ex in op.examples:
                 domains = ex.domains or tuple(op.domain(i) for i in range(len(ex.shapes)))
                 cases.append((f"{name}[{ex.label or list(ex.shapes)}]", op, ex.fn, ex.shapes, domains))
+    for name, comp in sorted(adcore.registered_composites().items()):
+        for ex in comp.examples:  # composites: tested like ops, from their example calls
+            domains = ex.domains or (adcore.REAL,) * len(ex.shapes)
+            cases.append((f"np.{name}[{ex.label or list(ex.shapes)}]", comp, ex.fn, ex.shapes,
+                          domains))
     return cases
 
 

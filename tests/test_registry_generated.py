@@ -64,7 +64,7 @@ def test_special_values_and_kinks_same_in_both_modes(name, inputs, expected):
 
 def test_every_structural_op_has_examples_and_every_op_a_case():
     ops = adcore.registered_ops()
-    covered = {c[1].name for c in CASES}
+    covered = {c[1].name for c in CASES if isinstance(c[1], adcore.Op)}
     assert covered == set(ops)
 
 
