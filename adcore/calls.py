@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from .errors import NonFloatInputError, NonScalarOutputError
-from .tracing import Traced, value_of
+from .tracing import Traced, lift, value_of
 
 MAX_DEFAULT_CHUNK = 64
 
@@ -204,8 +204,12 @@ def check_scalar_output(out, where: str, suggestion: str):
 
 
 def check_single_output(out, where: str):
-    """One real-valued array or scalar (see :func:`check_output_kind`)."""
+    """One real-valued array or scalar (see :func:`check_output_kind`), returned; an object
+    array of traced entries (``return np.array([x, 2 * x])``) as one traced array (call it
+    while the trace is active)."""
+    out = lift(out)
     check_output_kind(out, where)
+    return out
 
 
 def available_memory() -> int | None:

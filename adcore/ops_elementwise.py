@@ -57,6 +57,7 @@ elementwise("divide",     np.divide,     lambda o, x, y: 1.0 / y, lambda o, x, y
             domains=(REAL, _NONZERO), szero=(None, ConstZero(0, lambda o, x, y: x == 0)))
 elementwise("negative",   np.negative,   lambda o, x: -1.0)
 elementwise("positive",   np.positive,   lambda o, x: 1.0)
+elementwise("conjugate",  np.conjugate,  lambda o, x: 1.0)  # real values: the identity
 # d/dx = y x**(y - 1). y == 0 is added to the exponent so the y == 0 case is 0 * x**0 = 0
 # (the true partial: x**0 is constant in x), not 0 * inf at x = 0, while a constant
 # exponent stays a scalar (NumPy's fast paths for x**2). That 0 is a value, not a function

@@ -13,6 +13,7 @@ Plain NumPy code reaches :func:`apply` through ``__array_ufunc__`` and
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 
 import numpy as np
@@ -125,6 +126,7 @@ _REDUCE_METHODS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     name = f"np.{ufunc.__name__}"
+    inputs = _lift_args(inputs)
     if kwargs.get("out") is not None:
         raise MutationError(
             f"{name}(..., out=...) would write into an array in place, which a derivative "
@@ -151,6 +153,7 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
 
 def dispatch_function(func, args, kwargs):
     name = f"np.{getattr(func, '__name__', repr(func))}"
+    args = _lift_args(args)
     entry = registry.lookup_function(func)
     if entry is not None:
         return _bound_apply(name, entry, args, kwargs)
@@ -181,13 +184,149 @@ def _concretize(what):
         raise ConcretizationError(
             f"{what} of a traced value would drop its derivative (in {self._trace.mode} "
             "mode). Keep it an array: use np.sin/np.exp rather than math.sin/math.exp, "
-            "np.stack([...]) rather than np.array([...]) or assigning into a preallocated "
-            "array, and return the traced value from your function; read plain numbers "
-            "from the result of the derivative call."
+            "np.asarray(x) without a dtype (or np.stack([...])) rather than a cast to a "
+            "plain float array, and return the traced value from your function; read plain "
+            "numbers from the result of the derivative call."
         )
 
     method.__name__ = f"__{what}__"
     return method
+
+
+# ----------------------------------------------------------------------------------------
+# Arrays built from lists. np.array([x, 2 * x]) cannot be intercepted: NumPy builds the
+# array itself and asks each element for ``__array__``. A traced value answers with an
+# *object* array of traced scalars (its elements), so NumPy assembles an object array of
+# traced entries -- correct values, and any NumPy arithmetic on it works elementwise. When
+# such an array meets a traced operation (dispatch below) or is returned from the function
+# being differentiated, :func:`lift` turns it back into one traced array (a stack); a cast
+# of it to a float dtype calls float() on a traced entry, a ConcretizationError. A traced
+# array split into elements by np.asarray(x) is recognised and lifted back to x itself.
+# ----------------------------------------------------------------------------------------
+MAX_ELEMENTS = 100_000  # np.asarray of a larger traced array: an error, not 10^5 scalar ops
+
+
+def _as_object_array(self, dtype=None, copy=None):
+    if dtype is not None and np.dtype(dtype) != np.dtype(object):
+        dtype = np.dtype(dtype)
+        if dtype.kind in "biu":
+            raise ConcretizationError(
+                f"a cast of a traced value to {dtype} (np.{dtype.name}(x), np.asarray(x, "
+                f"dtype={dtype.name}), x.astype(int)) would drop its derivative "
+                f"({self._trace.mode} mode): an integer or boolean cast is a step function. "
+                "Use np.floor / np.round / np.trunc (plain results, derivative 0, recorded "
+                "as guards) if a step is meant, or keep the value a float.")
+        return _concretize(f"np.asarray(..., dtype={dtype})")(self)
+    shape = self.shape
+    size = int(np.prod(shape, dtype=int))
+    if size > MAX_ELEMENTS:
+        raise ConcretizationError(
+            f"np.asarray()/np.array() of a traced array of {size} elements would split it into "
+            f"{size} traced scalars ({self._trace.mode} mode). A traced value already behaves "
+            "as an array: drop the np.asarray call, or build arrays with np.stack / "
+            "np.concatenate.")
+    out = np.empty(shape, dtype=object)
+    if shape == ():
+        out[()] = self
+        return out
+    parts = self._trace.__dict__.setdefault("_element_of", {})
+    for flat, idx in enumerate(np.ndindex(*shape)):
+        element = self[idx]
+        parts[id(element)] = (element, self, flat)  # kept alive with the trace: ids stay unique
+        out[idx] = element
+    return out
+
+
+def _whole(block):
+    """The traced array whose elements, in order, fill the object array ``block`` (as
+    ``np.asarray(x)`` made them), or None."""
+    flat = block.ravel()
+    first = flat[0] if flat.size else None
+    if not isinstance(first, Traced):
+        return None
+    if block.ndim == 0:
+        return first
+    parts = first._trace.__dict__.get("_element_of", {})
+    origin = parts.get(id(first))
+    if origin is None or origin[0] is not first:
+        return None
+    parent = origin[1]
+    if np.shape(value_of(parent)) != block.shape:
+        return None
+    for i, e in enumerate(flat):
+        o = parts.get(id(e))
+        if o is None or o[0] is not e or o[1] is not parent or o[2] != i:
+            return None
+    return parent
+
+
+def _lift_block(block):
+    whole = _whole(block)
+    if whole is not None:
+        return whole
+    if block.ndim == 0:
+        e = block[()]
+        if isinstance(e, Traced):
+            return e
+        return _plain_entry(e)
+    if block.shape[0] == 0:
+        return np.zeros(block.shape)
+    return np.stack([_lift_block(block[i, ...]) for i in range(block.shape[0])])
+
+
+def _plain_entry(e):
+    value = np.asarray(e)
+    if value.dtype == object or value.dtype.kind not in "biuf":
+        raise TypeError(f"an array built from a list mixes traced values with {type(e).__name__} "
+                        f"entries ({e!r:.40}); only numbers and traced values can be combined")
+    return value.astype(np.result_type(value, np.float64)) if value.dtype.kind in "biu" else value
+
+
+def lift(obj):
+    """``obj`` with an object array of traced entries (what ``np.array([x, 2 * x])`` builds)
+    replaced by one traced array of the same shape; anything else unchanged."""
+    if type(obj) is np.ndarray and obj.dtype == object:
+        if any(isinstance(e, Traced) for e in obj.flat):
+            return _lift_block(obj)
+    return obj
+
+
+def _is_object_array(a):
+    return type(a) is np.ndarray and a.dtype == object
+
+
+def _holds_traced(seq):
+    return any(isinstance(e, Traced) or (isinstance(e, (list, tuple)) and _holds_traced(e))
+               for e in seq)
+
+
+def _lift_entry(e):
+    """An entry of a sequence argument (np.concatenate([x, [x[0], 5.0]])): an object array or
+    a nested list holding traced values becomes one traced array."""
+    if _is_object_array(e):
+        return lift(e)
+    if isinstance(e, (list, tuple)) and _holds_traced(e):
+        return lift(np.array(e, dtype=object))
+    return e
+
+
+def _lift_args(args):
+    """``lift`` over the arguments of a NumPy call (and one level into lists/tuples, the
+    sequences np.stack and np.concatenate take)."""
+    out = None
+    for i, a in enumerate(args):
+        if _is_object_array(a):
+            b = lift(a)
+        elif isinstance(a, (list, tuple)) and any(
+                _is_object_array(e) or (isinstance(e, (list, tuple)) and _holds_traced(e))
+                for e in a):
+            b = type(a)(_lift_entry(e) for e in a)
+        else:
+            continue
+        if b is not a:
+            out = list(args) if out is None else out
+            out[i] = b
+    return args if out is None else tuple(out)
 
 
 class Traced:
@@ -211,7 +350,16 @@ class Traced:
     __int__ = _concretize("int()")
     __complex__ = _concretize("complex()")
     __index__ = _concretize("index (operator.index)")
-    __array__ = _concretize("np.asarray()/np.array()")
+    __array__ = _as_object_array  # np.array([x, y]): an object array of traced entries
+
+    def __getattr__(self, name):
+        # NumPy's object loops call a method named after the ufunc on each entry
+        # (np.sin(object_array) calls entry.sin()): route it back to the ufunc.
+        ufunc = getattr(np, name, None)
+        if isinstance(ufunc, np.ufunc) and (registry.lookup_ufunc(ufunc) is not None
+                                            or ufunc in registry.NONDIFF_UFUNCS):
+            return lambda *others: ufunc(self, *others)
+        raise AttributeError(name)
 
     def item(self, *args):
         return _concretize("item()")(self)
@@ -247,10 +395,23 @@ class Traced:
 
     @property
     def dtype(self):
+        if sys._getframe(1).f_globals.get("__name__") == "numpy._core._methods":
+            # np.mean / np.var of an object array of traced entries (np.mean([x, x + 2])):
+            # NumPy's own code would cast a result that has a dtype with dtype.type(result),
+            # a float() of a traced value; an entry of an object array has none
+            raise AttributeError("dtype")
         return np.result_type(value_of(self))
 
     def __len__(self):
         return len(value_of(self))
+
+    # real values: the real part is the value, the imaginary part a constant 0
+    @property
+    def real(self): return self
+    @property
+    def imag(self): return np.zeros(self.shape, self.dtype)
+    def conj(self): return self
+    def conjugate(self): return self
 
     def __iter__(self):
         for i in range(len(self)):

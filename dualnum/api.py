@@ -38,8 +38,7 @@ def push_forward(f, args, argnum, seed, also=()):
                 zero = np.broadcast_to(np.zeros((), np.result_type(value_of(args[a]))), shape)
                 args[a] = Dual(trace, args[a], zero, np.broadcast_to(True, shape))
         args[argnum] = Dual(trace, args[argnum], seed, sz_of_seed(seed))
-        out = f(*args)
-        calls.check_single_output(out, "dualnum")
+        out = calls.check_single_output(f(*args), "dualnum")
         if isinstance(out, Dual) and out._trace is trace:
             return out.primal, out.tangent
         return out, np.zeros((k,) + np.shape(value_of(out)))
@@ -111,8 +110,7 @@ def jvp(f, primals, tangents):
                                  f"{np.shape(value_of(p))}")
             seed = np.expand_dims(t, 0)
             duals.append(Dual(trace, p, seed, sz_of_seed(seed)))
-        out = f(*duals)
-        calls.check_single_output(out, "dualnum.jvp")
+        out = calls.check_single_output(f(*duals), "dualnum.jvp")
         if isinstance(out, Dual) and out._trace is trace:
             return out.primal, out.tangent[0]
         return out, np.zeros(np.shape(value_of(out)))

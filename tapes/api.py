@@ -31,8 +31,7 @@ def record_call(f, args, argnums):
         args = list(args)
         for a in argnums:
             args[a] = trace.new_input(args[a])
-        out = f(*args)
-    calls.check_single_output(out, "tapes")
+        out = calls.check_single_output(f(*args), "tapes")
     if isinstance(out, Tracer) and out._trace is trace:
         return trace.tape, out.primal, out.index
     return trace.tape, out, None
