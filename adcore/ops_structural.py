@@ -310,8 +310,9 @@ def _bind_dot(a, b, out=None):
     _check_plain_kwargs("np.dot", out=out)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return registry.get_op("multiply"), (a, b), {}
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
-        raise UnsupportedOpError("np.dot", "N-D arrays (ndim > 2); use np.matmul or @")
+    if np.ndim(a) > 2 or np.ndim(b) > 2:  # N-D: a tensordot (not matmul's batching)
+        from .ops_contract import dot_nd
+        return registry.Done(dot_nd(a, b))
     return (a, b), {}
 
 
@@ -323,6 +324,7 @@ dot_op = defop(
         Example(lambda a, b: np.dot(a, b), ((3, 4), (4,)), label="matrix-vector"),
         Example(lambda a: a.dot(np.linspace(-1.0, 1.0, 8).reshape(4, 2)), ((3, 4),), label="method"),
         Example(lambda a, b: np.dot(a, b), ((), (3,)), label="scalar"),
+        Example(lambda a, b: np.dot(a, b), ((2, 3, 4), (2, 4, 3)), label="N-D"),
     ))
 
 

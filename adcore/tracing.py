@@ -136,9 +136,9 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__":
         entry = registry.lookup_ufunc(ufunc)
         if entry is not None:
-            if kwargs:
+            if kwargs and entry[0] is not None:  # a composite takes NumPy's keywords itself
                 raise UnsupportedOpError(name, f"keyword argument(s) {sorted(kwargs)} are not supported")
-            return _bound_apply(name, entry, inputs, {})
+            return _bound_apply(name, entry, inputs, kwargs)
         if ufunc in registry.NONDIFF_UFUNCS:
             return call_nondiff(name, ufunc, inputs, kwargs)
         raise UnsupportedOpError(name)
