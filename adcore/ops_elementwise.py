@@ -156,6 +156,7 @@ elementwise("arctanh",    np.arctanh,
                                 + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
             domains=(UNIT,))
 elementwise("abs",        np.absolute,   lambda o, x: np.sign(x), domains=(_AWAY_FROM_0,),
+            numpy=(np.absolute, np.fabs),
             kink="d|x|/dx = sign(x): 0 at x = 0", special=(((0.0,), (0.0,)),),
             kinks=(lambda o, x: x == 0,))
 elementwise("sign",       np.sign,       lambda o, x: np.zeros_like(x), domains=(_AWAY_FROM_0,),
@@ -226,6 +227,39 @@ elementwise("fmin",       np.fmin,       lambda o, x, y: (x < y) + (y != y) + 0.
             szero=(lambda o, x, y: (y < x) | ((x != x) & (y == y)),
                    lambda o, x, y: (x < y) | ((y != y) & (x == x))),
             kinks=(_TIE, _TIE))
+
+# x mod y = x - floor(x / y) y (remainder, %: the sign of y) and x - trunc(x / y) y (fmod: the
+# sign of x). Piecewise: d/dx = 1, d/dy = -floor(x / y) (-trunc), constant between the jumps
+# at x / y integer, where the right-hand piece is taken (floor/trunc run on plain values).
+_MOD_DOMAINS = (Domain(-2.0, 2.0, avoid=(0.0,), margin=0.1), Domain(2.5, 3.0))
+elementwise("remainder",  np.remainder,  lambda o, x, y: 1.0, lambda o, x, y: -np.floor(x / y),
+            domains=_MOD_DOMAINS,
+            kink="jumps where x / y is an integer: the derivative of the piece on the right")
+elementwise("fmod",       np.fmod,       lambda o, x, y: 1.0, lambda o, x, y: -np.trunc(x / y),
+            domains=_MOD_DOMAINS,
+            kink="jumps where x / y is a non-zero integer: the derivative of the piece on the right")
+# d/dx logaddexp2(x, y) = 2^x / (2^x + 2^y) = 1 / (1 + 2^(y - x)), as logaddexp's (which see)
+elementwise("logaddexp2", np.logaddexp2,
+            lambda o, x, y: np.exp2(-np.logaddexp2(0.0, np.fmax(y - x, 0.0) + np.fmin(y - x, 0.0))),
+            lambda o, x, y: np.exp2(-np.logaddexp2(0.0, np.fmax(x - y, 0.0) + np.fmin(x - y, 0.0))),
+            special=(((1000.0, 0.0), (1.0, 2.0 ** -1000)), ((-inf, -inf), (0.5, 0.5))))
+_PI = np.pi
+elementwise("deg2rad",    np.deg2rad,    lambda o, x: _PI / 180.0, numpy=(np.deg2rad, np.radians))
+elementwise("rad2deg",    np.rad2deg,    lambda o, x: 180.0 / _PI, numpy=(np.rad2deg, np.degrees))
+# |x| with the sign of y: d/dx = sign(x) sign(y) (0 at x = 0, abs's convention); no
+# dependence on y (its sign bit is a step)
+elementwise("copysign",   np.copysign,
+            lambda o, x, y: np.sign(x) * np.copysign(1.0, y), lambda o, x, y: np.zeros_like(y),
+            domains=(_AWAY_FROM_0, _AWAY_FROM_0), kink="d/dx is 0 at x = 0 (as abs)",
+            szero=(None, lambda o, x, y: y == y), kinks=(lambda o, x, y: x == 0, None))
+# sinc(x) = sin(pi x) / (pi x): d/dx = (cos(pi x) - sinc(x)) / x, which cancels near 0; there
+# (|x| < 1e-2) the Taylor series -pi^2 x / 3 + pi^4 x^3 / 30 - pi^6 x^5 / 840 (next term
+# ~1e-17 relative). x + (x == 0) keeps the unused formula finite at 0.
+elementwise("sinc",       lambda x: np.sinc(x),  # a function, so numba compiles it
+            lambda o, x: ((np.abs(x) < 1e-2) * (x * (-_PI ** 2 / 3.0 + x * x * (
+                _PI ** 4 / 30.0 - x * x * (_PI ** 6 / 840.0))))
+                + (1 - (np.abs(x) < 1e-2)) * ((np.cos(_PI * x) - o) / (x + (x == 0)))),
+            numpy=(np.sinc,), special=(((0.0,), (0.0,)),))
 
 # The kink marker (adcore.rules.KINK), used only inside nested derivatives: kink(p, x, m) is
 # p, but where m = 1 (p is a convention at a kink of an op of x) its derivative is NaN

@@ -50,10 +50,48 @@ def _check_plain_kwargs(name, dtype=None, out=None, **extra):
 
 # ----------------------------------------------------------------------------- reductions
 def _reduce_binder(name):
-    def bind(a, axis=None, dtype=None, out=None, keepdims=False, **extra):
+    def bind(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
+             where=np._NoValue, **extra):
         _check_plain_kwargs(name, dtype, out, **extra)
-        return (a,), {"axes": normalize_axes(axis, np.ndim(a)), "keepdims": bool(keepdims)}
+        if dtype is not None and np.dtype(dtype) != np.result_type(value_of(a)):
+            # NumPy casts the entries to dtype, then reduces in it
+            a = a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
+        axes, keepdims = normalize_axes(axis, np.ndim(a)), bool(keepdims)
+        if initial is np._NoValue and where is np._NoValue:
+            return (a,), {"axes": axes, "keepdims": keepdims}
+        return registry.Done(_masked_reduce(name, a, axes, keepdims, initial, where))
     return bind
+
+
+# what a masked-out entry becomes, so the reduction ignores it (a selection: its derivative
+# is exactly 0); and how an initial value joins the result
+_NEUTRAL = {"np.sum": (0.0, np.add), "np.prod": (1.0, np.multiply),
+            "np.max": (-np.inf, np.maximum), "np.min": (np.inf, np.minimum),
+            "np.mean": (0.0, None)}
+
+
+def _masked_reduce(name, a, axes, keepdims, initial, where):
+    """sum/prod/max/min/mean with NumPy's ``where=`` and ``initial=``, from registered ops."""
+    neutral, join = _NEUTRAL[name]
+    shape = np.shape(value_of(a))
+    if where is not np._NoValue:
+        w = call_nondiff(f"{name} where", lambda m: np.broadcast_to(np.asarray(m, bool), shape),
+                         (where,), {})
+        if name in ("np.max", "np.min") and initial is np._NoValue:
+            raise ValueError(f"reduction operation {name[3:]!r} does not have an identity, so to "
+                             "use a where mask one has to specify 'initial'")
+        a = np.where(w, a, neutral)
+    if name == "np.mean":
+        if initial is not np._NoValue:
+            raise TypeError("mean() got an unexpected keyword argument 'initial'")
+        count = np.sum(w, axis=axes, keepdims=keepdims) if where is not np._NoValue else \
+            math.prod(shape[i] for i in axes)
+        return np.sum(a, axis=axes, keepdims=keepdims) / count
+    out = _REDUCE[name](a, axis=axes, keepdims=keepdims)
+    return out if initial is np._NoValue else join(out, initial)
+
+
+_REDUCE = {"np.sum": np.sum, "np.prod": np.prod, "np.max": np.max, "np.min": np.min}
 
 
 def _reduction(name, primal, jvp, vjp, numpy, examples=(), domains=(REAL,), kink="",
@@ -66,7 +104,10 @@ def _reduction(name, primal, jvp, vjp, numpy, examples=(), domains=(REAL,), kink
 
 def _reduce_examples(fn_name):
     f = getattr(np, fn_name)
-    return (
+    mask = np.array([[True, False, True, True], [False, True, True, False], [True] * 4])
+    masked = (Example(lambda x: f(x, axis=1, where=mask, **(
+        {} if fn_name == "mean" else {"initial": 0.5})), ((3, 4),), label="where, initial"),)
+    return masked + (
         Example(lambda x: f(x), ((5,),), label="all"),
         Example(lambda x: f(x, axis=0), ((3, 4),), label="axis0"),
         Example(lambda x: f(x, axis=-1, keepdims=True), ((3, 4),), label="axis-1 keepdims"),

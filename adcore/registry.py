@@ -231,16 +231,27 @@ def defop(
     _OPS[name] = op
     binder = bind or positional_binder(nargs)
     for entry in numpy:
-        (_UFUNCS if isinstance(entry, np.ufunc) else _FUNCTIONS)[entry] = (op, binder)
+        table = _UFUNCS if isinstance(entry, np.ufunc) else _FUNCTIONS
+        if entry in table:  # taken over from another rule: given back by unregister
+            _SHADOWED[(entry, name)] = table[entry]
+        table[entry] = (op, binder)
     return op
 
 
+_SHADOWED: dict = {}
+
+
 def unregister(name: str) -> None:
-    """Remove an op and its NumPy entry points (for tests and for replacing a custom op)."""
+    """Remove an op and its NumPy entry points (for tests and for replacing a custom op); a
+    NumPy function it took over from another rule goes back to that rule."""
     op = _OPS.pop(name)
     for table in (_UFUNCS, _FUNCTIONS):
         for entry in [e for e, (o, _) in table.items() if o is op]:
-            del table[entry]
+            previous = _SHADOWED.pop((entry, name), None)
+            if previous is None:
+                del table[entry]
+            else:
+                table[entry] = previous
 
 
 def register_numpy_alias(entry, op: Op, bind: Callable):
