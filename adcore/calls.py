@@ -74,18 +74,21 @@ def _refuse_array_subclass(x, where: str, what: str):
             "lost. Pass np.asarray(x) and write @ for matrix products.")
 
 
-def as_float_input(x, where: str, argnum: int, promote_int: bool = False):
-    """Check that a differentiated argument is floating point; return it as an array.
+def as_float_input(x, where: str, argnum: int, promote_int: bool = False,
+                   complex_ok: bool = False):
+    """Check that a differentiated argument is floating point or complex; return it as an
+    array.
 
     Integer and boolean inputs are refused (their derivative would be silently wrong for
     step functions and rounding): pass floats. ``promote_int`` (used by
     ``derivative(f)(2)``) turns a Python or NumPy integer *scalar* into a float instead.
-    Complex inputs, masked arrays and ``np.matrix`` are refused too (complex derivatives
-    are not supported; a mask or matrix semantics would be silently dropped).
+    Complex inputs pass where ``complex_ok`` (the Python engines; the convention:
+    adcore.ops_complex) and are refused elsewhere (the numba tier). Masked arrays and
+    ``np.matrix`` are refused (a mask or matrix semantics would be silently dropped).
     """
     if isinstance(x, Traced):  # a value of an outer derivative call: nested use
         dtype = np.result_type(value_of(x))
-        if not np.issubdtype(dtype, np.floating):
+        if not (np.issubdtype(dtype, np.floating) or (complex_ok and dtype.kind == "c")):
             raise NonFloatInputError(f"{where}: argument {argnum} has dtype {dtype}")
         return x
     _refuse_array_subclass(x, where, f"argument {argnum}")
@@ -94,11 +97,16 @@ def as_float_input(x, where: str, argnum: int, promote_int: bool = False):
         raise NonFloatInputError(
             f"{where}: argument {argnum} is not a numeric array (got {type(x).__name__}); "
             "pass a float or a float NumPy array")
-    if np.issubdtype(arr.dtype, np.floating):
+    if np.issubdtype(arr.dtype, np.floating) or (complex_ok and arr.dtype.kind == "c"):
         return arr
+    if arr.dtype.kind == "c":
+        raise NonFloatInputError(
+            f"{where}: argument {argnum} is complex ({arr.dtype}); complex inputs are "
+            "differentiated by the Python engines (dualnum.grad, tapes.grad, ... on a plain "
+            "Python function), not in compiled @njit code")
     if promote_int and arr.ndim == 0 and np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
         return arr.astype(float)
-    kind = "boolean" if arr.dtype == bool else ("complex" if np.iscomplexobj(arr) else "integer")
+    kind = "boolean" if arr.dtype == bool else "integer"
     raise NonFloatInputError(
         f"{where}: argument {argnum} has {kind} dtype {arr.dtype}; derivatives are taken "
         f"with respect to floating-point inputs. Pass np.asarray(x, dtype=float) (or 2.0 "
@@ -107,10 +115,19 @@ def as_float_input(x, where: str, argnum: int, promote_int: bool = False):
 
 
 def float_dtype(like):
-    """The floating dtype derivatives of ``like`` are returned in: ``like``'s own float
+    """The dtype derivatives of ``like`` are returned in: ``like``'s own float or complex
     dtype (float32 stays float32), float64 for anything else (integers, Python floats)."""
     dt = np.result_type(value_of(like)) if not isinstance(like, np.dtype) else like
-    return dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64)
+    return dt if np.issubdtype(dt, np.inexact) else np.dtype(np.float64)
+
+
+def as_dtype_of(g, x):
+    """A gradient in its input's dtype (float32 in, float32 out; complex in, complex out),
+    whatever precision the function computed in -- the same in both modes."""
+    dtype = np.result_type(value_of(x))
+    if isinstance(g, np.ndarray) and g.dtype != dtype:
+        return g.astype(dtype)
+    return g
 
 
 def as_float_direction(t, where: str, like):
@@ -123,9 +140,10 @@ def as_float_direction(t, where: str, like):
     imaginary part), and so are booleans, strings, objects, ``None`` and masked arrays.
     The shape is left to the caller to check.
     """
+    like_complex = np.result_type(value_of(like)).kind == "c"
     if isinstance(t, Traced):
         dtype = np.result_type(value_of(t))
-        if not np.issubdtype(dtype, np.floating):
+        if not (np.issubdtype(dtype, np.floating) or (like_complex and dtype.kind == "c")):
             raise NonFloatInputError(f"{where}: the traced direction has dtype {dtype}; it must "
                                      "be real floating point")
         return t
@@ -135,12 +153,12 @@ def as_float_direction(t, where: str, like):
     _refuse_array_subclass(t, where, "the direction")
     arr = np.asarray(t)
     kind = arr.dtype.kind
-    if kind == "c":
+    if kind == "c" and not like_complex:
         raise NonFloatInputError(
-            f"{where}: the direction has complex dtype {arr.dtype}; complex tangents and "
-            "cotangents are not supported (the imaginary part would be dropped). Pass the real "
-            "and imaginary parts as two separate calls.")
-    if kind not in "fiu":
+            f"{where}: the direction has complex dtype {arr.dtype} but the value it goes with "
+            "is real; the imaginary part would be dropped. Pass a real direction (or make the "
+            "value complex).")
+    if kind not in "fiuc":
         what = "boolean" if kind == "b" else f"non-numeric ({arr.dtype})"
         raise NonFloatInputError(
             f"{where}: the direction has {what} dtype; pass real floating-point values "
@@ -158,11 +176,11 @@ def _describe(out) -> str:
     return f"a {type(out).__name__}"
 
 
-def check_output_kind(out, where: str):
+def check_output_kind(out, where: str, allow_complex: bool = False):
     """Refuse an output that has no derivative to return: ``None``, a string, a bool (or a
     boolean array), an object array — raised as ``TypeError`` naming what was returned —
-    and a complex output (:class:`~adcore.errors.NonFloatInputError`: complex derivatives
-    are not supported; taking them would silently drop the imaginary part). Integer
+    and, unless ``allow_complex``, a complex output (:class:`~adcore.errors.NonFloatInputError`:
+    a gradient or Jacobian of a complex output needs ``holomorphic=True``). Integer
     outputs are constants (their derivative is exactly zero) and pass."""
     if isinstance(out, (tuple, list, dict)):
         raise TypeError(f"{where}: the function must return one array or scalar, not a "
@@ -180,20 +198,20 @@ def check_output_kind(out, where: str):
     except TypeError:
         raise TypeError(f"{where}: the function returned {_describe(v)}, not a numeric "
                         "scalar or array") from None
-    if dtype.kind == "c":
+    if dtype.kind == "c" and not allow_complex:
         raise NonFloatInputError(
-            f"{where}: the function returned a complex value (dtype {dtype}); complex "
-            "derivatives are not supported (the imaginary part would be silently dropped). "
-            "Differentiate the real and the imaginary part as two real-valued functions, "
-            "written with real arithmetic.")
-    if dtype.kind not in "fiu":
+            f"{where}: the function returned a complex value (dtype {dtype}). For a "
+            "holomorphic function pass holomorphic=True (the result is f'(z)); otherwise "
+            "differentiate a real-valued function of it (np.real, np.abs, ...) or use "
+            "vjp/jvp, which take complex outputs.")
+    if dtype.kind not in "fiuc":
         what = "boolean" if dtype.kind == "b" else f"non-numeric ({dtype})"
         raise TypeError(f"{where}: the function returned a {what} array of shape "
                         f"{np.shape(v)}; a derivative needs a real floating-point output.")
 
 
-def check_scalar_output(out, where: str, suggestion: str):
-    check_output_kind(out, where)
+def check_scalar_output(out, where: str, suggestion: str, allow_complex: bool = False):
+    check_output_kind(out, where, allow_complex)
     shape = np.shape(value_of(out))
     if shape != ():
         raise NonScalarOutputError(
@@ -208,8 +226,19 @@ def check_single_output(out, where: str):
     array of traced entries (``return np.array([x, 2 * x])``) as one traced array (call it
     while the trace is active)."""
     out = lift(out)
-    check_output_kind(out, where)
+    check_output_kind(out, where, allow_complex=True)
     return out
+
+
+def check_holomorphic_inputs(args, nums, where: str, holomorphic: bool):
+    """``holomorphic=True`` needs complex inputs (JAX's rule: f'(z) of a real input is the
+    ordinary derivative; ask for it without the flag)."""
+    if holomorphic:
+        for a in nums:
+            if np.result_type(value_of(args[a])).kind != "c":
+                raise NonFloatInputError(
+                    f"{where}: holomorphic=True needs complex inputs; argument {a} has dtype "
+                    f"{np.result_type(value_of(args[a]))} (pass it as complex, or drop the flag)")
 
 
 def available_memory() -> int | None:

@@ -139,10 +139,14 @@ def indicator(t, sz):
     """1.0 where a (co)tangent entry may be non-zero, 0.0 where it is a structural zero: fed
     through a rule's linear map, the zeros of the result are the structural zeros of its
     output (see adcore.rules)."""
-    shape = np.shape(value_of(t))
+    v = value_of(t)
+    shape = np.shape(v)
+    # a complex (co)tangent: 1 + 1j, so real/imag/conj of an entry that may be non-zero
+    # never read as a structural zero
+    one = (1.0 + 1.0j) if getattr(v, "dtype", None) is not None and v.dtype.kind == "c" else 1.0
     if sz is None:
-        return np.ones(shape)
-    return np.broadcast_to(np.logical_not(sz), shape).astype(float)
+        return np.full(shape, one)
+    return np.broadcast_to(np.logical_not(sz), shape) * one
 
 
 def unbroadcast_sz(sz, full_shape: tuple, shape: tuple):

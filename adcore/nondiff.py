@@ -20,5 +20,6 @@ registry.NONDIFF_FUNCTIONS.update({
     np.count_nonzero, np.any, np.all, np.isclose, np.allclose, np.array_equal,
     np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.round, np.around,
     np.searchsorted, np.iscomplexobj, np.isrealobj, np.result_type, np.may_share_memory,
-    np.shares_memory,
+    np.shares_memory, np.argpartition, np.lexsort, np.flatnonzero, np.argwhere,
+    np.isin, np.digitize,
 })

@@ -34,12 +34,14 @@ _LOG2, _LOG10 = np.log(2.0), np.log(10.0)
 
 
 def elementwise(name, primal, *partials, numpy=(), domains=(REAL,), kink="", special=(),
-                szero=None, kinks=None):
-    """Register an elementwise op; ``numpy`` defaults to the primal when it is a ufunc."""
+                szero=None, kinks=None, complex_partials=None):
+    """Register an elementwise op; ``numpy`` defaults to the primal when it is a ufunc.
+    ``complex_partials``: the holomorphic derivative for complex inputs where the real
+    partials use real-only functions (see adcore.ops_complex)."""
     if not numpy and isinstance(primal, np.ufunc):
         numpy = (primal,)
     return defop(name, primal, partials=partials, numpy=numpy, domains=domains, kink=kink,
-                 special=special, szero=szero, kinks=kinks)
+                 special=special, szero=szero, kinks=kinks, complex_partials=complex_partials)
 
 
 # Structural zeros of partials (registry.defop's ``szero``): where the op does not depend
@@ -57,7 +59,6 @@ elementwise("divide",     np.divide,     lambda o, x, y: 1.0 / y, lambda o, x, y
             domains=(REAL, _NONZERO), szero=(None, ConstZero(0, lambda o, x, y: x == 0)))
 elementwise("negative",   np.negative,   lambda o, x: -1.0)
 elementwise("positive",   np.positive,   lambda o, x: 1.0)
-elementwise("conjugate",  np.conjugate,  lambda o, x: 1.0)  # real values: the identity
 # d/dx = y x**(y - 1). y == 0 is added to the exponent so the y == 0 case is 0 * x**0 = 0
 # (the true partial: x**0 is constant in x), not 0 * inf at x = 0, while a constant
 # exponent stays a scalar (NumPy's fast paths for x**2). That 0 is a value, not a function
@@ -98,15 +99,16 @@ elementwise("tan",        np.tan,        lambda o, x: 1.0 + o * o, domains=(Doma
 elementwise("arcsin",     np.arcsin,
             lambda o, x: 1.0 / np.sqrt((x * x < 0.25) * (1.0 - x * x)
                                        + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
-            domains=(UNIT,))
+            domains=(UNIT,), complex_partials=(lambda o, x: 1.0 / np.sqrt(1.0 - x * x),))
 # 1 - x^2 as for arcsin
 elementwise("arccos",     np.arccos,
             lambda o, x: -1.0 / np.sqrt((x * x < 0.25) * (1.0 - x * x)
                                         + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
-            domains=(UNIT,))
+            domains=(UNIT,), complex_partials=(lambda o, x: -1.0 / np.sqrt(1.0 - x * x),))
 # (1 / hypot(x, 1))^2: x * x overflows for |x| > 1.3e154 (arctan'(1e155) was 0, not 1e-310,
 # and arctan''(1e308) NaN from 0 * inf)
-elementwise("arctan",     np.arctan,     lambda o, x: np.square(1.0 / np.hypot(x, 1.0)))
+elementwise("arctan",     np.arctan,     lambda o, x: np.square(1.0 / np.hypot(x, 1.0)),
+            complex_partials=(lambda o, x: 1.0 / (1.0 + x * x),))
 # (x / r) / r with r = hypot(y, x): x * x + y * y overflows above 1.3e154 and underflows
 # below 1.5e-154 (d/dy at (1e-300, 1e-300) was inf, not 5e299)
 elementwise("arctan2",    np.arctan2,    lambda o, y, x: x / np.hypot(y, x) / np.hypot(y, x),
@@ -143,9 +145,11 @@ elementwise("cosh",       np.cosh,       lambda o, x: np.sinh(x))
 elementwise("tanh",       np.tanh,
             lambda o, x: ((1.0 - o * o) * (1.0 - o * o)
                           + o * o * (4.0 * np.exp(-2.0 * np.logaddexp(x, -x)))),
+            complex_partials=(lambda o, x: 1.0 - o * o,),
             special=(((50.0,), (1.4880303904083344e-43,)), ((-50.0,), (1.4880303904083344e-43,))))
 # 1 / hypot(x, 1): x * x overflows for |x| > 1.3e154 (arcsinh'(1e300) was 0, not 1e-300)
-elementwise("arcsinh",    np.arcsinh,    lambda o, x: 1.0 / np.hypot(x, 1.0))
+elementwise("arcsinh",    np.arcsinh,    lambda o, x: 1.0 / np.hypot(x, 1.0),
+            complex_partials=(lambda o, x: 1.0 / np.sqrt(x * x + 1.0),))
 # sqrt(x - 1) sqrt(x + 1): x * x overflows for x > 1.3e154 (arccosh'(1e155) was 0, not 1e-155);
 # x - 1 is exact near 1
 elementwise("arccosh",    np.arccosh,    lambda o, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)),
@@ -154,7 +158,7 @@ elementwise("arccosh",    np.arccosh,    lambda o, x: 1.0 / (np.sqrt(x - 1.0) * 
 elementwise("arctanh",    np.arctanh,
             lambda o, x: 1.0 / ((x * x < 0.25) * (1.0 - x * x)
                                 + (1 - (x * x < 0.25)) * ((1.0 - x) * (1.0 + x))),
-            domains=(UNIT,))
+            domains=(UNIT,), complex_partials=(lambda o, x: 1.0 / (1.0 - x * x),))
 elementwise("abs",        np.absolute,   lambda o, x: np.sign(x), domains=(_AWAY_FROM_0,),
             numpy=(np.absolute, np.fabs),
             kink="d|x|/dx = sign(x): 0 at x = 0", special=(((0.0,), (0.0,)),),

@@ -53,6 +53,10 @@ def _reduce_binder(name):
     def bind(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
              where=np._NoValue, **extra):
         _check_plain_kwargs(name, dtype, out, **extra)
+        if name in ("np.max", "np.min") and np.result_type(value_of(a)).kind == "c":
+            raise UnsupportedOpError(name, "complex inputs: NumPy orders complex numbers "
+                                     "lexicographically, which has no derivative; reduce "
+                                     "np.abs(z) or np.real(z) instead")
         if dtype is not None and np.dtype(dtype) != np.result_type(value_of(a)):
             # NumPy casts the entries to dtype, then reduces in it
             a = a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
@@ -184,7 +188,9 @@ def _extremum_weights(x, axes, fn):
     xv = value_of(x)
     best = fn(xv, axis=axes, keepdims=True)
     hit = (xv == best) | (np.isnan(xv) & np.isnan(best))  # a NaN entry wins, as in NumPy
-    return hit / np.sum(hit, axis=axes, keepdims=True)
+    # in x's float dtype: float32 weights keep a float32 gradient float32
+    return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(
+        np.result_type(xv, np.float32), copy=False)
 
 
 def _extremum(name, fn, numpy):
@@ -270,7 +276,10 @@ norm_op = _reduction(
 
 
 def norm2(x, axis=None, keepdims=False):
-    """The 2-norm (Frobenius for matrices) over ``axis``; gradient 0 where the norm is 0."""
+    """The 2-norm (Frobenius for matrices) over ``axis``; gradient 0 where the norm is 0.
+    A complex x: the norm of |x| (entrywise moduli)."""
+    if np.result_type(value_of(x)).kind == "c":
+        x = np.abs(x)
     return apply(norm_op, x, axes=normalize_axes(axis, np.ndim(x)), keepdims=bool(keepdims))
 
 
@@ -535,7 +544,9 @@ squeeze_op = defop(
 astype_op = defop(
     "astype", lambda x, dtype: np.asarray(x, dtype=dtype),
     jvp=lambda ts, out, x, dtype: ts[0].astype(dtype),
-    vjp=lambda g, needed, out, x, dtype: (g.astype(np.result_type(value_of(x))),),
+    vjp=lambda g, needed, out, x, dtype: (
+        (np.real(g) if np.result_type(value_of(x)).kind != "c" and
+         np.result_type(value_of(g)).kind == "c" else g).astype(np.result_type(value_of(x))),),
     nargs=1, coefficients="structural",
     doc="x.astype(dtype) between floating dtypes: tangents follow the value's dtype, "
         "cotangents return to the input's (NumPy promotes float32 -> float64 the same way).",
@@ -545,7 +556,7 @@ astype_op = defop(
 
 # ----------------------------------------------------------------------------- indexing
 def _index_add_primal(x, v, index: Index):
-    out = np.array(x, dtype=np.result_type(x, v, float), copy=True)
+    out = np.array(x, dtype=np.result_type(x, v, np.float32), copy=True)
     if index.basic:  # basic indices never repeat an element, so += is exact and fast
         out[index.key] += v
     else:  # repeated integer indices must accumulate
@@ -638,22 +649,12 @@ def getitem(x, index):
     return apply(getitem_op, x, index=normalize_index(index, np.shape(x)))
 
 
-def _take_bind(a, indices, axis=None, out=None, mode="raise"):
-    _check_plain_kwargs("np.take", out=out)
-    if axis is None:
-        a, axis = np.ravel(a), 0
-    axis = int(axis) % np.ndim(a)
-    key = (slice(None),) * axis + (np.asarray(indices),)
-    return getitem_op, (a,), {"index": normalize_index(key, np.shape(a))}
-
-
 def _flip_bind(m, axis=None):
     axes = normalize_axes(axis, np.ndim(m))
     key = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(np.ndim(m)))
     return getitem_op, (m,), {"index": normalize_index(key, np.shape(m))}
 
 
-register_numpy_alias(np.take, getitem_op, _take_bind)
 register_numpy_alias(np.flip, getitem_op, _flip_bind)
 
 
@@ -792,6 +793,9 @@ def _clip_bind(a, a_min=None, a_max=None, out=None, **kwargs):
     a_max = kwargs.get("max", a_max)
     lo = -np.inf if a_min is None else a_min
     hi = np.inf if a_max is None else a_max
+    if any(np.result_type(value_of(v)).kind == "c" for v in (a, lo, hi)):
+        raise UnsupportedOpError("np.clip", "complex inputs (lexicographic order has no "
+                                 "derivative); clip np.real(z) and np.imag(z) instead")
     return (a, lo, hi), {}
 
 

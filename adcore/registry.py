@@ -116,9 +116,14 @@ class Op:
     creates_zeros: frozenset = frozenset()
     # structural: which rules only move entries (reshape, transpose): masks move the same way
     moves: frozenset = frozenset()
-    # structural, optional: the masks of structural zeros computed directly (a fast path),
-    # {"vjp": fn(g, gsz, needed, out, *inputs, **params) -> tuple of masks or None}
+    # structural, optional: the masks of structural zeros computed directly (a fast path, or
+    # where the indicator run cannot be made, e.g. inv of an all-ones matrix),
+    # {"vjp": fn(g, gsz, needed, out, *inputs, **params) -> tuple of masks or None,
+    #  "jvp": fn(tangents, szs, out, *inputs, **params) -> mask or None}
     sz_rules: dict | None = None
+    # elementwise, optional: partials for complex inputs where the real ones use real-only
+    # functions (comparisons, hypot, logaddexp) for accuracy; None: the real ones serve
+    complex_partials: tuple | None = None
 
     def __repr__(self):
         return f"<adcore op {self.name} ({self.kind})>"
@@ -176,6 +181,7 @@ def defop(
     creates_zeros: Sequence[str] = (),
     moves: Sequence[str] = (),
     sz_rules: dict | None = None,
+    complex_partials: Sequence[Callable] | None = None,
 ) -> Op:
     """Register an op once; both engines and the generated tests pick it up.
 
@@ -227,7 +233,8 @@ def defop(
             szero=None if szero is None else tuple(szero),
             kinks=None if kinks is None else tuple(kinks),
             coefficients=coefficients, creates_zeros=frozenset(creates_zeros),
-            moves=frozenset(moves), sz_rules=sz_rules)
+            moves=frozenset(moves), sz_rules=sz_rules,
+            complex_partials=None if complex_partials is None else tuple(complex_partials))
     _OPS[name] = op
     binder = bind or positional_binder(nargs)
     for entry in numpy:

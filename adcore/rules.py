@@ -56,7 +56,10 @@ def _szero(op, i, out, primals, present):
 def _partial(op, i, out, primals, params):
     """partial_i; at a kink under a nested derivative it is routed through :data:`KINK`, so
     its own derivative is NaN there."""
-    p = op.partials[i](out, *primals, **params)
+    table = op.partials
+    if op.complex_partials is not None and any(_is_complex(x) for x in primals):
+        table = op.complex_partials
+    p = table[i](out, *primals, **params)
     if op.kinks is not None and op.kinks[i] is not None and isinstance(out, Traced):
         at = op.kinks[i](*_plain(out, primals))
         if np.any(at):
@@ -65,6 +68,21 @@ def _partial(op, i, out, primals, params):
                 if isinstance(x, Traced):
                     p = apply(KINK, p, x, m)
     return p
+
+
+def _is_complex(v) -> bool:
+    v = value_of(v)
+    return (v.dtype.kind == "c") if type(v) is np.ndarray else isinstance(
+        v, (complex, np.complexfloating))
+
+
+def _real_part_for_real(grads, primals):
+    """A real input whose cotangent came out complex (``x * 1j``) gets its real part: the
+    transpose of the inclusion R -> C under the pairing Re(w t) (adcore.ops_complex)."""
+    if not any(g is not None and _is_complex(g) for g in grads):
+        return grads
+    return tuple(np.real(g) if g is not None and _is_complex(g) and not _is_complex(x) else g
+                 for g, x in zip(grads, primals))
 
 
 def _scaled(partial, t, sz):
@@ -153,7 +171,7 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
             grads.append(unbroadcast(c, shape))
             szs.append(csz if csz is gsz and np.shape(g)[1:] == shape
                        else unbroadcast_sz(csz, np.shape(c), shape))
-        return tuple(grads), tuple(szs)
+        return _real_part_for_real(tuple(grads), primals), tuple(szs)
 
 
 # ------------------------------------------------------------------------------ structural
@@ -172,8 +190,14 @@ def _structural_jvp(op, out, primals, tangents, szs, params):
     value = op.jvp(tangents, out, *primals, **params)
     if all(s is None for s in szs) and "jvp" not in op.creates_zeros:
         return value, None
+    plain = tuple(value_of(x) for x in primals)
     if "jvp" in op.moves:  # the rule only moves entries: move the masks the same way
-        return value, op.jvp(szs, value_of(out), *(value_of(x) for x in primals), **params)
+        sz = op.jvp(szs, value_of(out), *plain, **params)
+        return sz_apply(value, sz), sz
+    direct = op.sz_rules and op.sz_rules.get("jvp")
+    if direct:
+        sz = direct(tangents, szs, value_of(out), *plain, **params)
+        return sz_apply(value, sz), sz
     ind = tuple(None if t is None else indicator(t, s) for t, s in zip(tangents, szs))
     pout, pprimals = _pattern_inputs(op, out, primals, params)
     sz = sz_clean(np.equal(op.jvp(ind, pout, *pprimals, **params), 0))
@@ -181,18 +205,24 @@ def _structural_jvp(op, out, primals, tangents, szs, params):
 
 
 def _structural_vjp(op, g, gsz, needed, out, primals, params):
-    grads = op.vjp(g, needed, out, *primals, **params)
+    grads = _real_part_for_real(op.vjp(g, needed, out, *primals, **params), primals)
     if gsz is None and "vjp" not in op.creates_zeros:
         return grads, (None,) * len(needed)
     if "vjp" in op.moves:
-        return grads, op.vjp(gsz, needed, value_of(out), *(value_of(x) for x in primals),
-                             **params)
+        szs = op.vjp(gsz, needed, value_of(out), *(value_of(x) for x in primals), **params)
+        return _masked(grads, szs), szs
     direct = op.sz_rules and op.sz_rules.get("vjp")
     if direct:
         szs = direct(g, gsz, needed, value_of(out), *(value_of(x) for x in primals), **params)
         if szs is not None:
-            return grads, szs
+            return _masked(grads, szs), szs
     pout, pprimals = _pattern_inputs(op, out, primals, params)
     pats = op.vjp(indicator(g, gsz), needed, pout, *pprimals, **params)
     szs = tuple(None if pat is None else sz_clean(np.equal(pat, 0)) for pat in pats)
-    return tuple(None if gi is None else sz_apply(gi, s) for gi, s in zip(grads, szs)), szs
+    return _masked(grads, szs), szs
+
+
+def _masked(grads, szs):
+    """Each cotangent with exact zeros at its structural zeros (where 0 * inf made NaN)."""
+    return tuple(gi if gi is None or s is None else sz_apply(gi, s)
+                 for gi, s in zip(grads, szs))

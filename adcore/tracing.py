@@ -19,7 +19,7 @@ import threading
 import numpy as np
 
 from . import registry
-from .errors import (ConcretizationError, MutationError, TracerLeakError,
+from .errors import (ADError, ConcretizationError, MutationError, TracerLeakError,
                      UnsupportedOpError)
 
 _next_level = itertools.count(1)
@@ -152,8 +152,9 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
 
 
 def dispatch_function(func, args, kwargs):
-    name = f"np.{getattr(func, '__name__', repr(func))}"
-    args = _lift_args(args)
+    name = "np." + registry._entry_name(func)
+    if func is not np.block:  # np.block's nested lists are its own structure
+        args = _lift_args(args)
     entry = registry.lookup_function(func)
     if entry is not None:
         return _bound_apply(name, entry, args, kwargs)
@@ -166,7 +167,7 @@ def _bound_apply(name, entry, args, kwargs):
     op, bind = entry
     try:
         bound = bind(*args, **kwargs)
-    except UnsupportedOpError:
+    except ADError:  # already names the function (MutationError, UnsupportedOpError, ...)
         raise
     except TypeError as e:
         raise UnsupportedOpError(name, str(e)) from None
@@ -405,13 +406,12 @@ class Traced:
     def __len__(self):
         return len(value_of(self))
 
-    # real values: the real part is the value, the imaginary part a constant 0
     @property
-    def real(self): return self
+    def real(self): return np.real(self)
     @property
-    def imag(self): return np.zeros(self.shape, self.dtype)
-    def conj(self): return self
-    def conjugate(self): return self
+    def imag(self): return np.imag(self)
+    def conj(self): return np.conjugate(self)
+    def conjugate(self): return np.conjugate(self)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -484,6 +484,30 @@ class Traced:
     def max(self, axis=None, keepdims=False): return np.max(self, axis=axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return np.min(self, axis=axis, keepdims=keepdims)
     def cumsum(self, axis=None): return np.cumsum(self, axis=axis)
+    def cumprod(self, axis=None): return np.cumprod(self, axis=axis)
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def ptp(self, axis=None, keepdims=False): return np.ptp(self, axis=axis, keepdims=keepdims)
+    def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis=axis)
+    def take(self, indices, axis=None, mode="raise"): return np.take(self, indices, axis=axis, mode=mode)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return np.diagonal(self, offset, axis1, axis2)
+    def trace(self, offset=0, axis1=0, axis2=1): return np.trace(self, offset, axis1, axis2)
+    def swapaxes(self, axis1, axis2): return np.swapaxes(self, axis1, axis2)
+    def any(self, axis=None, keepdims=False): return np.any(self, axis=axis, keepdims=keepdims)
+    def all(self, axis=None, keepdims=False): return np.all(self, axis=axis, keepdims=keepdims)
+    def argsort(self, axis=-1, kind=None): return np.argsort(self, axis=axis, kind=kind)
+    def nonzero(self): return np.nonzero(self)
+    def round(self, decimals=0): return np.round(self, decimals)
+
+    def sort(self, axis=-1, kind=None, order=None):
+        raise MutationError(f"x.sort() sorts a traced array in place ({self._trace.mode} mode); "
+                            "use y = np.sort(x), which is differentiable")
+
+    def fill(self, value):
+        raise MutationError(f"x.fill(v) writes into a traced array ({self._trace.mode} mode); "
+                            "build a new array: np.full_like(x, v) or np.where")
     def dot(self, o): return np.dot(self, o)
     def clip(self, lo=None, hi=None): return np.clip(self, lo, hi)
     def copy(self): return self  # traced values are immutable, so a copy is the value itself
@@ -492,12 +516,15 @@ class Traced:
 
     def astype(self, dtype, copy=True):
         dtype = np.dtype(dtype)
-        if np.issubdtype(dtype, np.floating):
-            if dtype == self.dtype:
-                return self
-            from .ops_structural import astype_op  # float -> float: a registered op
+        if dtype == self.dtype:
+            return self
+        from .ops_structural import astype_op  # float <-> float and -> complex: registered
+        if np.issubdtype(dtype, np.floating) and self.dtype.kind == "c":
+            # NumPy drops the imaginary part (with a ComplexWarning): the real part, cast
+            return np.real(self).astype(dtype)
+        if np.issubdtype(dtype, np.inexact):
             return apply(astype_op, self, dtype=dtype)
         raise ConcretizationError(
             f"astype({dtype}) of a traced {self.dtype} value would drop its derivative (an "
-            "integer or boolean cast is a step function; complex values are not supported "
-            "yet); only casts between floating dtypes are differentiable.")
+            "integer or boolean cast is a step function); only casts between floating and "
+            "complex dtypes are differentiable.")

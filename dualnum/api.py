@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from adcore import Traced, calls, value_of
+from adcore import NonFloatInputError, Traced, calls, value_of
 from adcore.linear import sz_of_seed
 
 from .dual import Dual, ForwardTrace
@@ -48,15 +48,18 @@ def _prepare(args, argnums, where, promote_int=False):
     nums, single = calls.normalize_argnums(argnums, len(args), where)
     args = list(args)
     for a in nums:
-        args[a] = calls.as_float_input(args[a], where, a, promote_int)
+        args[a] = calls.as_float_input(args[a], where, a, promote_int, complex_ok=True)
     return args, nums, single
 
 
-def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None, also=()):
+def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None, also=(), holomorphic=False,
+                 where="dualnum.jacobian"):
     """(out, J) for one argument, J of shape out.shape + in.shape, by chunked passes.
 
     ``scalar_output_for``: the caller's name if the output must be a scalar (checked
-    after the first pass, before spending the others).
+    after the first pass, before spending the others). A complex input of a function that
+    is not declared holomorphic takes two passes per direction, along 1 and along i: its
+    column is df/dx - i df/dy (the convention of adcore.ops_complex; the output is real).
     """
     x = args[argnum]
     in_shape = np.shape(value_of(x))
@@ -65,25 +68,28 @@ def _jacobian_of(f, args, argnum, chunk, scalar_output_for=None, also=()):
         out = f(*args)
         return out, np.zeros(np.shape(value_of(out)) + in_shape)
     dtype = np.result_type(value_of(x))
-    blocks, out = [], None
-    for start, stop in calls.chunks(n, chunk):
-        out, t = push_forward(f, args, argnum, calls.basis_chunk(in_shape, start, stop, dtype),
-                              also)
-        if not blocks:  # the output's shape is known after the first pass: size the rest
-            if scalar_output_for:
-                calls.check_scalar_output(out, scalar_output_for,
-                                          "dualnum.jacobian or dualnum.jvp")
-            calls.check_jacobian_size(np.shape(value_of(out)), in_shape, np.result_type(t),
-                                      "dualnum.jacobian")
-        blocks.append(t)
-    return out, calls.assemble_jacobian(blocks, np.shape(value_of(out)), in_shape, "columns")
-
-
-def _as_dtype_of(g, x):
-    dtype = np.result_type(value_of(x))
-    if isinstance(g, np.ndarray) and g.dtype != dtype:
-        return g.astype(dtype)
-    return g
+    scales = (1.0, 1j) if dtype.kind == "c" and not holomorphic else (1.0,)
+    parts, out = [], None
+    for scale in scales:
+        blocks = []
+        for start, stop in calls.chunks(n, chunk):
+            seed = calls.basis_chunk(in_shape, start, stop, dtype)
+            out, t = push_forward(f, args, argnum, seed * scale if scale != 1.0 else seed, also)
+            if not blocks and not parts:  # the output is known after the first pass
+                if scalar_output_for:
+                    calls.check_scalar_output(out, scalar_output_for,
+                                              "dualnum.jacobian or dualnum.jvp", holomorphic)
+                # complex outputs: of real inputs, a complex column d f / dx; of complex
+                # inputs only for a holomorphic f
+                calls.check_output_kind(out, where, allow_complex=holomorphic or len(scales) == 1)
+                calls.check_jacobian_size(np.shape(value_of(out)), in_shape,
+                                          np.result_type(t), where)
+            blocks.append(t)
+        parts.append(calls.assemble_jacobian(blocks, np.shape(value_of(out)), in_shape,
+                                             "columns"))
+    if len(parts) == 2:  # d/dx - i d/dy
+        return out, parts[0] - 1j * parts[1]
+    return out, parts[0]
 
 
 def jvp(f, primals, tangents):
@@ -99,7 +105,7 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("jvp: primals and tangents must have the same length")
-    args = [calls.as_float_input(p, "dualnum.jvp", i) for i, p in enumerate(primals)]
+    args = [calls.as_float_input(p, "dualnum.jvp", i, complex_ok=True) for i, p in enumerate(primals)]
     with ForwardTrace(1) as trace:
         duals = []
         for i, (p, t) in enumerate(zip(args, tangents)):
@@ -116,10 +122,12 @@ def jvp(f, primals, tangents):
         return out, np.zeros(np.shape(value_of(out)))
 
 
-def derivative(f):
+def derivative(f, holomorphic=False):
     """Forward mode: ``f'(x)`` for a scalar ``x`` (one pass); shape ``f(x).shape``.
 
     An integer scalar is promoted to float (``derivative(f)(2)`` means ``f'(2.0)``).
+    A complex ``x`` needs ``holomorphic=True`` (then f'(z); for a function that is not
+    holomorphic, f'(z) does not exist: use grad of a real-valued function).
     A ``numba.njit`` function runs compiled on dual numbers, extra arguments passed through:
     ``derivative(njit_f)(0.3, 100000)`` (see :mod:`dualnum.numba_dual`).
     """
@@ -129,6 +137,11 @@ def derivative(f):
     @functools.wraps(f)
     def df(x, *rest):
         args, _, _ = _prepare((x,) + rest, 0, "dualnum.derivative", promote_int=True)
+        calls.check_holomorphic_inputs(args, (0,), "dualnum.derivative", holomorphic)
+        if np.result_type(value_of(args[0])).kind == "c" and not holomorphic:
+            raise NonFloatInputError(
+                "dualnum.derivative: x is complex; pass holomorphic=True for f'(z) of a "
+                "holomorphic f, or use dualnum.grad of a real-valued function")
         if np.shape(value_of(args[0])) != ():
             raise ValueError("dualnum.derivative takes a scalar x; use jacobian or jvp for arrays")
         seed = np.ones((1,), dtype=np.result_type(value_of(args[0])))
@@ -137,12 +150,15 @@ def derivative(f):
     return df
 
 
-def jacobian(f, argnums=0, chunk=None):
+def jacobian(f, argnums=0, chunk=None, holomorphic=False):
     """Forward mode: the Jacobian, shape ``f(*args).shape + args[argnum].shape``.
 
     Takes ceil(n / chunk) forward passes for an input of size n; ``chunk`` (directions per
     pass) defaults to :func:`adcore.calls.default_chunk`. A tuple ``argnums`` returns a
     tuple of Jacobians. A ``numba.njit`` function runs compiled (:mod:`dualnum.numba_dual`).
+    Complex inputs: ``holomorphic=True`` gives the complex derivative f'(z) (complex output
+    allowed); otherwise the output must be real and each column is df/dx - i df/dy (two
+    passes per direction; see adcore.ops_complex). Real inputs may give complex outputs.
     """
     if calls.is_njit(f):
         from . import numba_dual
@@ -151,17 +167,21 @@ def jacobian(f, argnums=0, chunk=None):
     @functools.wraps(f)
     def jac(*args):
         args, nums, single = _prepare(args, argnums, "dualnum.jacobian")
-        results = tuple(_jacobian_of(f, args, a, chunk, also=nums)[1] for a in nums)
+        calls.check_holomorphic_inputs(args, nums, "dualnum.jacobian", holomorphic)
+        results = tuple(_jacobian_of(f, args, a, chunk, also=nums, holomorphic=holomorphic)[1]
+                        for a in nums)
         return results[0] if single else results
     return jac
 
 
-def value_and_grad(f, argnums=0, chunk=None):
+def value_and_grad(f, argnums=0, chunk=None, holomorphic=False):
     """Forward mode: ``(f(*args), gradient)`` of a scalar-valued ``f``.
 
     The gradient has the shape of ``args[argnum]`` and costs ceil(n / chunk) passes —
     for many inputs, reverse mode (``tapes.grad``) is the cheaper choice. A ``numba.njit``
-    function runs compiled on dual numbers (:mod:`dualnum.numba_dual`).
+    function runs compiled on dual numbers (:mod:`dualnum.numba_dual`). Complex inputs: the
+    gradient of a real-valued f is df/dx - i df/dy; of a holomorphic f (``holomorphic=True``)
+    it is f'(z) (see adcore.ops_complex).
     """
     if calls.is_njit(f):
         from . import numba_dual
@@ -170,19 +190,20 @@ def value_and_grad(f, argnums=0, chunk=None):
     @functools.wraps(f)
     def vg(*args):
         args, nums, single = _prepare(args, argnums, "dualnum.grad")
+        calls.check_holomorphic_inputs(args, nums, "dualnum.grad", holomorphic)
         grads, out = [], None
         for a in nums:
             out, g = _jacobian_of(f, args, a, chunk, scalar_output_for="dualnum.grad",
-                                  also=nums)
+                                  also=nums, holomorphic=holomorphic, where="dualnum.grad")
             # a gradient has its input's dtype (float32 in, float32 out), as in reverse mode
-            grads.append(_as_dtype_of(g, args[a]))
+            grads.append(calls.as_dtype_of(g, args[a]))
         return out, (grads[0] if single else tuple(grads))
     return vg
 
 
-def grad(f, argnums=0, chunk=None):
+def grad(f, argnums=0, chunk=None, holomorphic=False):
     """Forward mode: the gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
-    vg = value_and_grad(f, argnums, chunk)
+    vg = value_and_grad(f, argnums, chunk, holomorphic)
 
     @functools.wraps(getattr(f, "py_func", f))
     def g(*args):

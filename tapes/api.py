@@ -51,7 +51,7 @@ def _prepare(args, argnums, where):
     nums, single = calls.normalize_argnums(argnums, len(args), where)
     args = list(args)
     for a in nums:
-        args[a] = calls.as_float_input(args[a], where, a)
+        args[a] = calls.as_float_input(args[a], where, a, complex_ok=True)
     return args, nums, single
 
 
@@ -79,11 +79,13 @@ def vjp(f, *primals):
     return out, vjp_fn
 
 
-def value_and_grad(f, argnums=0):
+def value_and_grad(f, argnums=0, holomorphic=False):
     """Reverse mode: ``(f(*args), gradient)`` of a scalar-valued ``f``: one recording and
     one backward sweep, whatever the number of inputs. Non-scalar outputs raise an error
     that points to :func:`jacobian` and :func:`vjp`. A ``numba.njit`` function is recorded
-    and swept in compiled code (:mod:`tapes.numba_tape`)."""
+    and swept in compiled code (:mod:`tapes.numba_tape`). Complex inputs: the gradient of a
+    real-valued f is df/dx - i df/dy; of a holomorphic f (``holomorphic=True``, complex
+    output allowed) it is f'(z) (see adcore.ops_complex)."""
     if calls.is_njit(f):
         from . import numba_tape
         return numba_tape.value_and_grad(f, argnums)
@@ -91,17 +93,19 @@ def value_and_grad(f, argnums=0):
     @functools.wraps(f)
     def vg(*args):
         args, nums, single = _prepare(args, argnums, "tapes.grad")
+        calls.check_holomorphic_inputs(args, nums, "tapes.grad", holomorphic)
         tape, out, out_index = record_call(f, args, nums)
-        calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp")
+        calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp", holomorphic)
         seed = np.ones((1,), dtype=np.result_type(value_of(out), np.float32))
-        grads = tuple(g[0] for g in sweep(tape, out, out_index, seed))
+        grads = tuple(calls.as_dtype_of(g[0], args[a])
+                      for g, a in zip(sweep(tape, out, out_index, seed), nums))
         return out, (grads[0] if single else grads)
     return vg
 
 
-def grad(f, argnums=0):
+def grad(f, argnums=0, holomorphic=False):
     """Reverse mode: the gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
-    vg = value_and_grad(f, argnums)
+    vg = value_and_grad(f, argnums, holomorphic)
 
     @functools.wraps(getattr(f, "py_func", f))
     def g(*args):
@@ -109,13 +113,14 @@ def grad(f, argnums=0):
     return g
 
 
-def jacobian(f, argnums=0, chunk=None):
+def jacobian(f, argnums=0, chunk=None, holomorphic=False):
     """Reverse mode: the Jacobian, shape ``f(*args).shape + args[argnum].shape``.
 
     Records ``f`` ONCE, then sweeps backwards once per chunk of output components
     (``chunk`` components per sweep; default :func:`adcore.calls.default_chunk`).
     A tuple ``argnums`` returns a tuple of Jacobians. A ``numba.njit`` function is recorded
-    and swept in compiled code (:mod:`tapes.numba_tape`).
+    and swept in compiled code (:mod:`tapes.numba_tape`). Complex inputs: as
+    :func:`value_and_grad`, row by row (``holomorphic=True``: f'(z), complex output allowed).
     """
     if calls.is_njit(f):
         from . import numba_tape
@@ -124,14 +129,31 @@ def jacobian(f, argnums=0, chunk=None):
     @functools.wraps(f)
     def jac(*args):
         args, nums, single = _prepare(args, argnums, "tapes.jacobian")
+        calls.check_holomorphic_inputs(args, nums, "tapes.jacobian", holomorphic)
         tape, out, out_index = record_call(f, args, nums)
+        real_in = all(np.result_type(value_of(args[a])).kind != "c" for a in nums)
+        calls.check_output_kind(out, "tapes.jacobian", allow_complex=holomorphic or real_in)
         return jacobian_from_tape(tape, out, out_index, [np.shape(value_of(args[a])) for a in nums],
-                                  chunk, single)
+                                  chunk, single, complex_rows=not holomorphic)
     return jac
 
 
-def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True):
-    """Jacobian(s) from a recorded tape by sweeps over chunks of output components."""
+def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True,
+                       complex_rows=True):
+    """Jacobian(s) from a recorded tape by sweeps over chunks of output components.
+
+    A complex output of real inputs (``complex_rows``): a sweep from the seed e gives the
+    rows of Re J and one from -i e those of Im J (the pairing Re(w t)), so J = both."""
+    if complex_rows and np.result_type(value_of(out)).kind == "c":
+        re = _jacobian_sweeps(tape, out, out_index, in_shapes, chunk, 1.0)
+        im = _jacobian_sweeps(tape, out, out_index, in_shapes, chunk, -1j)
+        jacs = tuple(r + 1j * i for r, i in zip(re, im))
+        return jacs[0] if single else jacs
+    jacs = _jacobian_sweeps(tape, out, out_index, in_shapes, chunk, 1.0)
+    return jacs[0] if single else jacs
+
+
+def _jacobian_sweeps(tape, out, out_index, in_shapes, chunk, scale):
     out_shape = np.shape(value_of(out))
     m = int(np.prod(out_shape, dtype=int))
     for s in in_shapes:  # refuse up front, with the estimate, what cannot fit in memory
@@ -141,6 +163,7 @@ def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True)
     for start, stop in calls.chunks(m, chunk) if m else []:
         seed = calls.basis_chunk(out_shape, start, stop,
                                  np.result_type(value_of(out), np.float32))
+        seed = seed if scale == 1.0 else seed * scale
         for per_input, g in zip(blocks, sweep(tape, out, out_index, seed)):
             per_input.append(g)
     # a Jacobian has the wider of the output's and the input's float dtypes, as in forward mode
@@ -148,6 +171,5 @@ def jacobian_from_tape(tape, out, out_index, in_shapes, chunk=None, single=True)
     jacs = tuple(calls.assemble_jacobian(b, out_shape, s, "rows") if b
                  else np.zeros(out_shape + s, dtype=dtype)
                  for b, s in zip(blocks, in_shapes))
-    jacs = tuple(j.astype(np.result_type(j, dtype)) if isinstance(j, np.ndarray) else j
+    return tuple(j.astype(np.result_type(j, dtype)) if isinstance(j, np.ndarray) else j
                  for j in jacs)
-    return jacs[0] if single else jacs

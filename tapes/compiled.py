@@ -481,6 +481,8 @@ class FlatTape:
 
     def _lower(self, b, node, slots):
         op = node.op
+        if np.iscomplexobj(value_of(node.out)):  # the compiled tape holds float64 slots
+            raise _unsupported(op.name, "complex values")
         if op.kind == ELEMENTWISE and op.nargs <= 2 and not node.params:
             out = node.out
             if type(out) in (float, np.float64) or (type(out) is np.ndarray and out.ndim == 0):

@@ -147,7 +147,7 @@ class Recording:
     def _check(self, args):
         args = list(args)
         for a in self.argnums:
-            args[a] = calls.as_float_input(args[a], "tapes.record", a)
+            args[a] = calls.as_float_input(args[a], "tapes.record", a, complex_ok=True)
         return args
 
     def __len__(self):

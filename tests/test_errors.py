@@ -68,22 +68,22 @@ def test_out_argument_is_an_error(mode):
 
 
 @both
-@pytest.mark.parametrize("fn,name", [(np.sort, "np.sort"), (lambda x: np.linalg.det(np.outer(x, x)), "np.det"),
-                                     (np.median, "np.median"), (np.fmod, "np.fmod")])
+@pytest.mark.parametrize("fn,name", [(np.i0, "np.i0"), (np.fft.fft, "np.fft.fft"),
+                                     (np.unwrap, "np.unwrap"), (np.polyval, "np.polyval")])
 def test_function_without_a_rule_names_itself(mode, fn, name):
-    f = (lambda x: np.sum(fn(x, 2.0))) if fn is np.fmod else (lambda x: np.sum(fn(x)))
+    f = (lambda x: np.sum(fn(x, 2.0))) if fn is np.polyval else (lambda x: np.sum(fn(x)))
     with pytest.raises(adcore.UnsupportedOpError, match=rf"{name} has no derivative rule.*defop"):
         GRADS[mode](f)(x3)
 
 
 @both
 def test_unsupported_keyword_is_named(mode):
-    with pytest.raises(adcore.UnsupportedOpError, match=r"np.sum.*where"):
-        GRADS[mode](lambda x: np.sum(x, where=x > 0))(x3)
+    with pytest.raises(adcore.UnsupportedOpError, match=r"np.reshape.*order='F'"):
+        GRADS[mode](lambda x: np.sum(np.reshape(x, (3, 1), order="F")))(x3)
 
 
 @both
-@pytest.mark.parametrize("bad", [np.array([1, 2, 3]), 2, np.array([True, False]), np.array([1j])])
+@pytest.mark.parametrize("bad", [np.array([1, 2, 3]), 2, np.array([True, False])])
 def test_non_float_input_to_grad_is_an_error(mode, bad):
     with pytest.raises(adcore.NonFloatInputError, match=r"dtype=float|floating-point"):
         GRADS[mode](lambda x: np.sum(x * x))(bad)

@@ -75,11 +75,21 @@ def test_an_output_without_a_derivative_is_refused_naming_it(where, call, f, nam
 
 
 @pytest.mark.parametrize("f", [pytest.param(lambda x: np.sum(x) * 1j, id="times-1j"),
-                               pytest.param(lambda x: np.exp(x + 0.5j), id="complex-constant")])
-@pytest.mark.parametrize("where, call", _entry_points()[:-1], ids=[n for n, _ in _entry_points()[:-1]])
-def test_a_complex_output_of_real_inputs_is_refused(where, call, f):
-    with pytest.raises(NonFloatInputError, match="complex"):
+                               pytest.param(lambda x: np.sum(np.exp(x + 0.5j)), id="complex-constant")])
+@pytest.mark.parametrize("where, call", [e for e in _entry_points() if "grad" in e[0]],
+                         ids=[n for n, _ in _entry_points() if "grad" in n])
+def test_a_complex_output_is_refused_by_grad(where, call, f):
+    """grad needs a real-valued output (JAX's rule): a complex one points to holomorphic=True."""
+    with pytest.raises(NonFloatInputError, match="holomorphic=True"):
         call(f)
+
+
+@pytest.mark.parametrize("jacobian", [tapes.jacobian, dualnum.jacobian])
+def test_the_jacobian_of_a_complex_output_of_real_inputs_is_complex(jacobian):
+    f = lambda x: np.exp(1j * x) * x[::-1]
+    J = jacobian(f)(X)
+    fd = np.stack([(f(X + 1e-6 * e) - f(X - 1e-6 * e)) / 2e-6 for e in np.eye(X.size)], axis=-1)
+    np.testing.assert_allclose(J, fd, rtol=1e-6, atol=1e-8)
 
 
 def test_integer_and_float_outputs_still_work_as_constants():
@@ -306,12 +316,10 @@ def test_hstack_and_vstack_of_traced_values_match_numpy(f):
 
 # -------------------------------------------------------- operators on traced values
 @pytest.mark.parametrize("op, numpy_name", [
-    (lambda x: x % 1.5, "np.remainder"), (lambda x: 1.5 % x, "np.remainder"),
-    (lambda x: divmod(x, 1.5), "np.divmod"), (lambda x: divmod(1.5, x), "np.divmod"),
     (lambda x: x & 1, "np.bitwise_and"), (lambda x: 1 | x, "np.bitwise_or"),
     (lambda x: x ^ 1, "np.bitwise_xor"), (lambda x: ~x, "np.invert"),
     (lambda x: x << 1, "np.left_shift"), (lambda x: 1 >> x, "np.right_shift"),
-], ids=["mod", "rmod", "divmod", "rdivmod", "and", "ror", "xor", "invert", "lshift", "rrshift"])
+], ids=["and", "ror", "xor", "invert", "lshift", "rrshift"])
 @pytest.mark.parametrize("engine", [tapes.jacobian, dualnum.jacobian], ids=["tapes", "dualnum"])
 def test_operators_without_a_rule_raise_unsupported_op_naming_numpy(engine, op, numpy_name):
     with pytest.raises(UnsupportedOpError, match=numpy_name):
