@@ -18,7 +18,7 @@ from .registry import (ELEMENTWISE, POSITIVE, REAL, STRUCTURAL, UNIT, Domain, Ex
 from .tracing import Trace, Traced, apply, value_of
 from . import rules, calls
 from . import ops_elementwise, ops_structural, nondiff, composites  # noqa: F401  (registration)
-from . import ops_contract, ops_stats, elementwise_composites, ops_complex, ops_linalg, ops_shape  # noqa: F401  (registration)
+from . import ops_contract, ops_stats, elementwise_composites, ops_complex, ops_numerical, ops_fft, ops_linalg, ops_shape  # noqa: F401  (registration)
 from .ops_structural import index_add
 from .nn import logsumexp, relu, sigmoid, softplus
 from .linear import masked_mul, unbroadcast, pad_batch

@@ -56,7 +56,7 @@ from .errors import MutationError, UnsupportedOpError
 from .linear import pad_batch, unbroadcast
 from .ops_structural import _bind_matmul, matmul_op, norm2
 from .registry import Domain, Done, Example, defcomposite, defop, register_numpy_alias
-from .tracing import apply, call_nondiff, value_of
+from .tracing import Traced, apply, call_nondiff, value_of
 
 # NumPy's own result classes (namedtuples), taken from NumPy's results rather than from its
 # private module: ``w, V = eigh(A)`` and ``eigh(A).eigenvalues`` both work.
@@ -431,17 +431,77 @@ def _eigh(a, UPLO="L"):
                       apply(eigh_vectors_op, a, uplo=uplo))
 
 
-def _no_complex(name):
-    def refuse(*args, **kwargs):
-        raise UnsupportedOpError(
-            name, "complex eigenvalues and eigenvectors are not supported yet; for a symmetric "
-            "matrix use np.linalg.eigh (or np.linalg.eigvalsh for the eigenvalues only), which "
-            "is differentiable")
-    return refuse
+# ------------------------------------------------------------------------------ eig
+# A = U diag(w) U^-1 (general real matrix; w, U complex in general). For distinct
+# eigenvalues dw = diag(U^-1 dA U) (Giles 2008, sec. 3.1); under the pairing Re(sum(c * t))
+# (adcore.ops_complex) the VJP is U^-T diag(c) U^T, whose real part the real A keeps. U comes
+# from NumPy on plain values, so the rule itself is not differentiable again: a nested
+# derivative of eigvals raises instead of dropping the dU terms. Eigenvectors: NumPy fixes
+# their phase by "largest component real", a gauge with no derivative offered here.
+def _eig_plain(a):
+    w, u = np.linalg.eig(value_of(a))
+    return w, u
 
 
-defcomposite((np.linalg.eig,))(_no_complex("np.linalg.eig"))
-defcomposite((np.linalg.eigvals,))(_no_complex("np.linalg.eigvals"))
+def _no_nesting(*values):
+    if any(isinstance(v, Traced) for v in values):
+        raise UnsupportedOpError("np.linalg.eigvals", "second derivatives (the rule uses the "
+                                 "eigenvectors as constants); for a symmetric matrix use "
+                                 "np.linalg.eigvalsh, which has derivatives of every order")
+
+
+def _eigvals_jvp(ts, out, a):
+    _no_nesting(a, ts[0])
+    w, u = _eig_plain(a)
+    m = np.linalg.solve(u, ts[0] @ u)  # (k, ..., n, n): U^-1 t U
+    return np.diagonal(m, axis1=-2, axis2=-1)
+
+
+def _eigvals_vjp(g, needed, out, a):
+    _no_nesting(a, g)
+    w, u = _eig_plain(a)
+    inner = g[..., :, None] * np.eye(np.shape(w)[-1])  # diag(c)
+    return (np.linalg.solve(np.swapaxes(u, -1, -2), inner @ np.swapaxes(u, -1, -2)),)
+
+
+def _eigvals_primal(a):
+    _square(a)
+    return np.linalg.eigvals(a)
+
+
+eigvals_op = defop(
+    "linalg.eigvals", _eigvals_primal, jvp=_eigvals_jvp, vjp=_eigvals_vjp, nargs=1,
+    numpy=(np.linalg.eigvals,),
+    doc="Eigenvalues of a general square matrix (complex in general); distinct eigenvalues.",
+    examples=(Example(lambda a: np.abs(np.linalg.eigvals(a + np.diag([0.0, 1.5, 3.0]))),
+                      ((3, 3),), domains=(Domain(-0.3, 0.3),), label="|eigvals|"),
+              Example(lambda a: np.real(np.sum(np.linalg.eigvals(a) ** 2)), ((2, 3, 3),),
+                      label="batch, sum of squares")))
+
+
+def _eig_vectors_refuse(*args, **kwargs):
+    raise UnsupportedOpError(
+        "np.linalg.eig", "derivatives of the eigenvectors (NumPy fixes their phase by a "
+        "convention with no derivative offered here): differentiate the eigenvalues "
+        "(np.linalg.eigvals), or use np.linalg.eigh for a symmetric matrix")
+
+
+eig_vectors_op = defop(
+    "linalg.eig_vectors", lambda a: np.linalg.eig(a).eigenvectors,
+    jvp=_eig_vectors_refuse, vjp=_eig_vectors_refuse, nargs=1,
+    doc="The eigenvectors of np.linalg.eig: their derivative raises (see linalg.eigvals).",
+    examples=(Example(lambda a: np.abs(np.linalg.eig(a + np.diag([0.0, 1.5, 3.0]))[1]),
+                      ((3, 3),), domains=(Domain(-0.3, 0.3),), label="vectors of eig",
+                      raises=UnsupportedOpError),))
+
+
+@defcomposite((np.linalg.eig,))
+def _eig(a):
+    """EigResult(eigenvalues, eigenvectors): the values differentiable, the vectors' derivative
+    an error when one is asked for (reverse mode: only if they are used)."""
+    _square(value_of(a))
+    from numpy.linalg._linalg import EigResult
+    return EigResult(apply(eigvals_op, a), apply(eig_vectors_op, a))
 
 
 # ------------------------------------------------------------------------------ svd

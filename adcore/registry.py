@@ -65,13 +65,17 @@ UNIT = Domain(-0.9, 0.9)
 class Example:
     """One call the generated tests make: ``fn(*inputs)`` with inputs of ``shapes``.
 
-    ``domains`` (one per input, default the op's) say where to sample.
+    ``domains`` (one per input, default the op's) say where to sample; ``raises``: the
+    error both modes must raise instead of returning a derivative.
     """
 
     fn: Callable
     shapes: tuple
     domains: tuple | None = None
     label: str = ""
+    # the error a derivative of fn must raise (an op that refuses a derivative it cannot
+    # give, e.g. the eigenvectors of np.linalg.eig); None: fn is differentiable
+    raises: type | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -145,9 +145,14 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
     if method == "reduce" and ufunc in _REDUCE_METHODS:
         kwargs.setdefault("axis", 0)
         return dispatch_function(_REDUCE_METHODS[ufunc], inputs, kwargs)
-    if method == "accumulate" and ufunc is np.add:
+    if method == "accumulate" and ufunc in (np.add, np.multiply):
         kwargs.setdefault("axis", 0)
-        return dispatch_function(np.cumsum, inputs, kwargs)
+        return dispatch_function(np.cumsum if ufunc is np.add else np.cumprod, inputs, kwargs)
+    if method == "outer" and len(inputs) == 2 and not kwargs:
+        # ufunc.outer(a, b) = ufunc(a with b.ndim unit axes appended, b)
+        a, b = inputs
+        a = np.reshape(a, np.shape(value_of(a)) + (1,) * np.ndim(value_of(b)))
+        return dispatch_ufunc(ufunc, "__call__", (a, b), {})
     raise UnsupportedOpError(f"{name}.{method}")
 
 

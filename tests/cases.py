@@ -4,6 +4,8 @@ Elementwise ops get scalar, vector, matrix and broadcasting shapes by arity; str
 ops contribute the example calls registered with them. Adding an op to the registry adds
 its cases here with no other change.
 """
+import functools
+
 import numpy as np
 
 import adcore
@@ -35,13 +37,24 @@ def registry_cases():
             assert op.examples, f"structural op {name} registers no example calls to test"
             for ex in op.examples:
                 domains = ex.domains or tuple(op.domain(i) for i in range(len(ex.shapes)))
-                cases.append((f"{name}[{ex.label or list(ex.shapes)}]", op, ex.fn, ex.shapes, domains))
+                cases.append((f"{name}[{ex.label or list(ex.shapes)}]", op, _refusing(ex),
+                              ex.shapes, domains))
     for name, comp in sorted(adcore.registered_composites().items()):
         for ex in comp.examples:  # composites: tested like ops, from their example calls
             domains = ex.domains or (adcore.REAL,) * len(ex.shapes)
-            cases.append((f"np.{name}[{ex.label or list(ex.shapes)}]", comp, ex.fn, ex.shapes,
-                          domains))
+            cases.append((f"np.{name}[{ex.label or list(ex.shapes)}]", comp, _refusing(ex),
+                          ex.shapes, domains))
     return cases
+
+
+def _refusing(ex):
+    """``ex.fn``; an example that must refuse its derivative is marked with ``raises`` (the
+    generated tests then check that both modes raise it)."""
+    fn = ex.fn
+    if ex.raises is not None:
+        fn = functools.wraps(ex.fn)(lambda *a: ex.fn(*a))
+        fn.raises = ex.raises
+    return fn
 
 
 def sample_inputs(shapes, domains, seed):

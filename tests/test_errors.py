@@ -68,10 +68,10 @@ def test_out_argument_is_an_error(mode):
 
 
 @both
-@pytest.mark.parametrize("fn,name", [(np.i0, "np.i0"), (np.fft.fft, "np.fft.fft"),
-                                     (np.unwrap, "np.unwrap"), (np.polyval, "np.polyval")])
+@pytest.mark.parametrize("fn,name", [(np.i0, "np.i0"), (np.fft.hfft, "np.fft.hfft"),
+                                     (np.unique, "np.unique"), (np.histogram, "np.histogram")])
 def test_function_without_a_rule_names_itself(mode, fn, name):
-    f = (lambda x: np.sum(fn(x, 2.0))) if fn is np.polyval else (lambda x: np.sum(fn(x)))
+    f = lambda x: np.sum(fn(x))
     with pytest.raises(adcore.UnsupportedOpError, match=rf"{name} has no derivative rule.*defop"):
         GRADS[mode](f)(x3)
 
