@@ -213,7 +213,7 @@ def check_output_kind(out, where: str, allow_complex: bool = False):
 def check_scalar_output(out, where: str, suggestion: str, allow_complex: bool = False):
     check_output_kind(out, where, allow_complex)
     shape = np.shape(value_of(out))
-    if shape != ():
+    if math.prod(shape) != 1:  # one element, of any shape ((1,), (1, 1)): a scalar, as autograd
         raise NonScalarOutputError(
             f"{where}: the function returned an array of shape {shape}, but a gradient needs a "
             f"scalar output. Use {suggestion} for non-scalar outputs, or reduce it "

@@ -63,15 +63,17 @@ def _ldexp(x, n, **kwargs):
 
 
 def _to_float64(v):
+    """float64 (complex128 for a complex value), as NumPy's float_power computes in."""
+    dtype = np.complex128 if np.result_type(value_of(v)).kind == "c" else np.float64
     if isinstance(v, Traced):
-        return v if v.dtype == np.float64 else v.astype(np.float64)
-    return np.asarray(v, dtype=np.float64)
+        return v if v.dtype == dtype else v.astype(dtype)
+    return np.asarray(v, dtype=dtype)
 
 
 @defcomposite((np.float_power,), examples=(
     Example(lambda x, y: np.float_power(x, y), ((3,), (3,)), domains=(POSITIVE, REAL)),))
 def _float_power(x, y, **kwargs):
-    """x ** y computed in float64 (NumPy's float_power)."""
+    """x ** y computed in float64 or complex128 (NumPy's float_power)."""
     _plain_kwargs("np.float_power", kwargs)
     return np.power(_to_float64(x), _to_float64(y))
 
@@ -81,13 +83,13 @@ def _float_power(x, y, **kwargs):
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """NaN -> ``nan``, +-inf -> the largest finite numbers (or ``posinf``/``neginf``): a
     selection, so replaced entries have derivative exactly 0."""
-    v = value_of(x)
-    big = np.finfo(np.result_type(v, np.float16)).max
+    big = np.finfo(np.result_type(value_of(x), np.float16)).max
     posinf = big if posinf is None else posinf
     neginf = -big if neginf is None else neginf
-    out = np.where(np.isnan(v), nan, x)
-    out = np.where(v == np.inf, posinf, out)
-    return np.where(v == -np.inf, neginf, out)
+    # masks through call_nondiff: replay guards, so a recording never replays stale ones
+    out = np.where(call_nondiff("isnan", np.isnan, (x,), {}), nan, x)
+    out = np.where(call_nondiff("== inf", np.equal, (x, np.inf), {}), posinf, out)
+    return np.where(call_nondiff("== -inf", np.equal, (x, -np.inf), {}), neginf, out)
 
 
 @defcomposite((np.real_if_close,), examples=(

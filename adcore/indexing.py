@@ -38,7 +38,9 @@ def normalize_index(index, shape) -> Index:
                 "a traced value cannot be used as an index (its derivative would be dropped); "
                 "index with plain integers, slices or integer arrays"
             )
-        if isinstance(item, (list, np.ndarray)) or (hasattr(item, "__array__") and not np.isscalar(item)):
+        # a list or tuple inside the index tuple is an index array, as NumPy reads it
+        if isinstance(item, (list, tuple, np.ndarray)) or (hasattr(item, "__array__")
+                                                           and not np.isscalar(item)):
             arr = np.asarray(item)
             if arr.ndim == 0 and np.issubdtype(arr.dtype, np.integer):
                 entries.append(("int", int(arr)))

@@ -15,17 +15,16 @@ Ops that are not holomorphic need their own rules, and only three are primitive 
 ``w -> w``, ``w -> -i w`` and ``w -> conj(w)``). ``abs``, ``angle`` and ``sign`` of a complex
 value are composed from them (``hypot(re, im)``, ``arctan2(im, re)``), so they inherit the
 real rules' conventions (the zero subgradient of ``abs`` at 0). Ops that order values
-(maximum, clip, sort, max) refuse complex inputs: NumPy orders complex numbers
-lexicographically, which has no derivative worth returning.
+(maximum, clip, sort, max) take NumPy's lexicographic order of complex numbers: they select
+entries, and the derivative of a selection is the selected entry's (ties split as for reals).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import registry
-from .errors import UnsupportedOpError
 from .registry import Domain, Example, defcomposite, defop
-from .tracing import Traced, apply, value_of
+from .tracing import Traced, apply, call_nondiff, value_of
 
 
 def is_complex(v) -> bool:
@@ -115,7 +114,7 @@ def _conjugate(x, **kwargs):
 def _angle(z, deg=False):
     """arg z = arctan2(Im z, Re z) (a real input: 0 or pi, a step with derivative 0)."""
     if not is_complex(z):
-        out = np.arctan2(np.zeros(np.shape(value_of(z))), value_of(z))  # plain: a step
+        out = call_nondiff("np.angle", lambda v: np.arctan2(np.zeros(np.shape(v)), v), (z,), {})
         return np.rad2deg(out) if deg else out
     out = np.arctan2(imag(z), real(z))
     return np.rad2deg(out) if deg else out
@@ -131,7 +130,7 @@ def complex_abs(z):
 
 def complex_sign(z):
     """z / |z| (NumPy 2), 0 at 0: a selection there, so the derivative at 0 is 0."""
-    at0 = np.equal(value_of(z), 0)
+    at0 = call_nondiff("z == 0", np.equal, (z, 0), {})
     return np.where(at0, 0.0, z / np.where(at0, 1.0, complex_abs(z)))
 
 
@@ -149,25 +148,6 @@ def _redirect(name, complex_build):
     return op, bind
 
 
-def _refusing(name):
-    """A binder that refuses complex inputs to an op that orders its inputs."""
-    op = registry.get_op(name)
-    nargs = op.nargs
-
-    def bind(*args, **kwargs):
-        if kwargs or (nargs is not None and len(args) != nargs):
-            raise TypeError(f"expected {nargs} array arguments and no keywords")
-        if any(is_complex(a) for a in args):
-            raise UnsupportedOpError(
-                f"np.{name}", "complex inputs: NumPy orders complex numbers lexicographically, "
-                "which has no derivative. Compare np.abs(z) or np.real(z) instead.")
-        return args, {}
-    return op, bind
-
-
 for _entry, (_name, _build) in {np.absolute: ("abs", complex_abs),
                                 np.sign: ("sign", complex_sign)}.items():
     registry.register_numpy_alias(_entry, *_redirect(_name, _build))
-for _entry, _name in {np.maximum: "maximum", np.minimum: "minimum", np.fmax: "fmax",
-                      np.fmin: "fmin"}.items():
-    registry.register_numpy_alias(_entry, *_refusing(_name))

@@ -124,6 +124,7 @@ def _parse(spec, operands):
             s = s.replace("...", "".join(fresh[n_ell - e:]))
         new_ins.append(s)
         new_ops.append(op)
+    new_ops = _broadcast_named(new_ins, new_ops)
     if arrow:
         out = out_str.replace("...", "".join(fresh))
     else:  # implicit output: the ellipsis axes, then the indices used once, sorted
@@ -131,6 +132,22 @@ def _parse(spec, operands):
                       if "".join(ins).count(c) == 1)
         out = "".join(fresh) + "".join(once)
     return new_ins, out, new_ops
+
+
+def _broadcast_named(ins, ops):
+    """NumPy's einsum broadcasts a size-1 axis against a longer one with the same letter
+    ('i,i' of shapes (1,) and (4,)): broadcast those operands explicitly (np.broadcast_to),
+    so the rules' transposes see equal sizes and broadcast_to's own VJP sums back."""
+    size = {}
+    for s, op in zip(ins, ops):
+        for c, n in zip(s, np.shape(value_of(op))):
+            size[c] = n if size.get(c, 1) == 1 else size[c]
+    out = []
+    for s, op in zip(ins, ops):
+        shape = np.shape(value_of(op))
+        want = tuple(size[c] if n == 1 else n for c, n in zip(s, shape))
+        out.append(op if want == shape else np.broadcast_to(op, want))
+    return out
 
 
 def _diagonal_of_repeats(s, op):
@@ -325,6 +342,8 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if out is not None or (dtype is not None and not np.issubdtype(np.dtype(dtype), np.floating)):
         raise UnsupportedOpError("np.trace", "out= or a non-float dtype")
+    if dtype is not None:
+        a = a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
     a = np.moveaxis(a, (axis1, axis2), (-2, -1))
     n, m = np.shape(value_of(a))[-2:]
     rows = np.arange(max(0, -offset), min(n, m - offset)) if offset < m else np.arange(0)

@@ -24,7 +24,7 @@ Kink conventions (one subgradient per op, identical in both modes):
 """
 import numpy as np
 
-from .registry import POSITIVE, REAL, UNIT, ConstZero, Domain, defop
+from .registry import POSITIVE, REAL, UNIT, ConstZero, Domain, Kink, defop
 from . import nn_primals as nnp, rules
 
 inf = float("inf")
@@ -74,7 +74,9 @@ elementwise("power",      np.power,      lambda o, x, y: y * x ** (y - 1.0 + (y 
             # x**0 is the constant 1; 1**y and (for y > 0) 0**y are constants too
             szero=(ConstZero(1, lambda o, x, y: y == 0),
                    ConstZero(0, lambda o, x, y: (x == 1) | ((x == 0) & (y > 0)))),
-            kinks=(lambda o, x, y: y == 0, lambda o, x, y: x == 0),
+            # the 0 at y == 0 is right along x, a convention along y; the 0 at x == 0 the
+            # other way round
+            kinks=(Kink(lambda o, x, y: y == 0, wrt=(1,)), Kink(lambda o, x, y: x == 0, wrt=(0,))),
             special=(((0.0, 0.0), (0.0, 0.0)), ((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, _LOG2))))
 elementwise("square",     np.square,     lambda o, x: 2.0 * x)
 elementwise("sqrt",       np.sqrt,       lambda o, x: 0.5 / o, domains=(POSITIVE,),
@@ -232,16 +234,20 @@ elementwise("fmin",       np.fmin,       lambda o, x, y: (x < y) + (y != y) + 0.
                    lambda o, x, y: (x < y) | ((y != y) & (x == x))),
             kinks=(_TIE, _TIE))
 
-# x mod y = x - floor(x / y) y (remainder, %: the sign of y) and x - trunc(x / y) y (fmod: the
-# sign of x). Piecewise: d/dx = 1, d/dy = -floor(x / y) (-trunc), constant between the jumps
-# at x / y integer, where the right-hand piece is taken (floor/trunc run on plain values).
+# x mod y = x - q y with an integer q (remainder, %: q = x // y, the sign of y; fmod: q rounds
+# toward 0, the sign of x). Piecewise: d/dx = 1, d/dy = -q, constant between the jumps. q is
+# the quotient the computed result itself implies, (x - out) / y rounded to an integer -- not
+# floor(x / y): x / y rounds, and near a jump floor(x / y) is often the other piece (1 % 0.1
+# is 1 - 9 * 0.1 in NumPy, floor(1 / 0.1) = 10); numba's primal gets its own quotient too.
 _MOD_DOMAINS = (Domain(-2.0, 2.0, avoid=(0.0,), margin=0.1), Domain(2.5, 3.0))
-elementwise("remainder",  np.remainder,  lambda o, x, y: 1.0, lambda o, x, y: -np.floor(x / y),
-            domains=_MOD_DOMAINS,
-            kink="jumps where x / y is an integer: the derivative of the piece on the right")
-elementwise("fmod",       np.fmod,       lambda o, x, y: 1.0, lambda o, x, y: -np.trunc(x / y),
-            domains=_MOD_DOMAINS,
-            kink="jumps where x / y is a non-zero integer: the derivative of the piece on the right")
+elementwise("remainder",  np.remainder,  lambda o, x, y: 1.0,
+                                         lambda o, x, y: -np.rint((x - o) / y),
+            domains=_MOD_DOMAINS, special=(((1.0, 0.1), (1.0, -9.0)),),
+            kink="jumps where NumPy's quotient x // y steps: the derivative of the piece taken")
+elementwise("fmod",       np.fmod,       lambda o, x, y: 1.0,
+                                         lambda o, x, y: -np.rint((x - o) / y),
+            domains=_MOD_DOMAINS, special=(((1.0, 0.1), (1.0, -9.0)),),
+            kink="jumps where the truncated quotient steps: the derivative of the piece taken")
 # d/dx logaddexp2(x, y) = 2^x / (2^x + 2^y) = 1 / (1 + 2^(y - x)), as logaddexp's (which see)
 elementwise("logaddexp2", np.logaddexp2,
             lambda o, x, y: np.exp2(-np.logaddexp2(0.0, np.fmax(y - x, 0.0) + np.fmin(y - x, 0.0))),

@@ -149,7 +149,7 @@ _ND_EXAMPLES = {
     "ifft": (Example(lambda x: np.real(np.fft.ifftn(x, axes=(0,))), ((3, 4),), label="one axis"),),
     "rfft": (Example(lambda x: np.abs(np.fft.rfftn(x)), ((3, 4),), label="rfftn"),),
     "irfft": (Example(lambda x: np.fft.irfft2(np.fft.rfft2(x) * 2.0), ((3, 4),), label="irfft2"),
-              Example(lambda x: np.fft.irfftn(np.fft.fftn(x)[..., :3], s=(3, 4)), ((3, 4),),
+              Example(lambda x: np.fft.irfftn(np.fft.fftn(x)[..., :3], s=(3, 4), axes=(0, 1)), ((3, 4),),
                       label="irfftn s")),
 }
 for _kind, _examples in _ND_EXAMPLES.items():

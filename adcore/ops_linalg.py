@@ -260,10 +260,12 @@ def _cofactors(a, det):
     """d det / d a = the cofactor matrix adj(a)^T, (..., n, n): det a^-T where every det in
     the stack is non-zero; else from the SVD, sign U diag(prod_{j != i} s_j) Vh with sign =
     det(U) det(Vh) -- a polynomial, defined at singular matrices too (0 where rank < n - 1)."""
-    if np.all(value_of(det) != 0):
+    # decisions on plain values through call_nondiff: guards when this rule is recorded
+    if call_nondiff("det != 0", lambda d: bool(np.all(d != 0)), (det,), {}):
         return np.expand_dims(det, (-2, -1)) * _inv_T(a)
     u, s, vh = (apply(op, a, how="full") for op in (svd_u_op, svd_s_op, svd_vh_op))
-    sign = np.linalg.det(value_of(u)) * np.linalg.det(value_of(vh))  # +-1: constant
+    sign = call_nondiff("det(U) det(Vh)", lambda u_, vh_: np.linalg.det(u_) * np.linalg.det(vh_),
+                        (u, vh), {})  # +-1: constant between sign changes
     others = np.prod(np.where(np.eye(np.shape(s)[-1], dtype=bool), 1.0, _row(s)), axis=-1)
     return np.expand_dims(sign, (-2, -1)) * ((u * _row(others)) @ vh)
 
@@ -1118,8 +1120,8 @@ def _matrix_transpose(x, /):
     Example(lambda a, b: np.linalg.vecdot(a, b), ((2, 3), (3,)), label="broadcast"),
     Example(lambda a, b: np.linalg.vecdot(a, b, axis=0), ((3, 2), (3, 2)), label="axis 0")))
 def _vecdot(x1, x2, /, *, axis=-1):
-    """sum(x1 * x2) over ``axis`` of each operand (real values: no conjugate)."""
-    return np.sum(np.moveaxis(x1, axis, -1) * np.moveaxis(x2, axis, -1), axis=-1)
+    """sum(conj(x1) * x2) over ``axis`` of each operand."""
+    return np.sum(np.conjugate(np.moveaxis(x1, axis, -1)) * np.moveaxis(x2, axis, -1), axis=-1)
 
 
 @defcomposite((np.linalg.outer,), examples=(

@@ -57,7 +57,9 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=No
     if mean is None:
         mean = (np.sum(a if w is None else np.where(w, a, 0.0), axis=axis, keepdims=True) / n)
     centred = a - mean
-    sq = centred * centred
+    # |a - mean|^2: for complex entries the modulus, as NumPy (a real variance)
+    sq = centred * centred if np.result_type(value_of(centred)).kind != "c" else \
+        np.real(centred) ** 2 + np.imag(centred) ** 2
     if w is not None:
         sq = np.where(w, sq, 0.0)
     total = np.sum(sq, axis=axis, keepdims=True) / (n - ddof)
@@ -210,7 +212,10 @@ def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=
     n_obs = np.shape(value_of(x))[1]
     w = None
     if fweights is not None:
-        w = np.asarray(value_of(fweights), float)
+        if isinstance(fweights, Traced):
+            raise UnsupportedOpError("np.cov", "traced fweights (integer frequency counts have no "
+                                     "derivative); pass them as plain integers, or use aweights")
+        w = np.asarray(fweights, float)
     if aweights is not None:
         w = aweights if w is None else w * aweights
     if ddof is None:
@@ -242,4 +247,7 @@ def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
     idx = np.arange(np.shape(value_of(c))[0])
     d = np.sqrt(c[idx, idx])
     c = c / d[:, None] / d[None, :]
-    return np.clip(c, -1, 1)
+    # NumPy clips rounding beyond +-1; a selection on the plain values does the same without
+    # clip's kink at the diagonal's exact 1 (there the true derivative is 0, not a convention)
+    beyond = call_nondiff("|corrcoef| > 1", lambda v: np.abs(v) > 1, (c,), {})
+    return np.where(beyond, call_nondiff("sign", np.sign, (c,), {}), c)

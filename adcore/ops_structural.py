@@ -53,10 +53,6 @@ def _reduce_binder(name):
     def bind(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
              where=np._NoValue, **extra):
         _check_plain_kwargs(name, dtype, out, **extra)
-        if name in ("np.max", "np.min") and np.result_type(value_of(a)).kind == "c":
-            raise UnsupportedOpError(name, "complex inputs: NumPy orders complex numbers "
-                                     "lexicographically, which has no derivative; reduce "
-                                     "np.abs(z) or np.real(z) instead")
         if dtype is not None and np.dtype(dtype) != np.result_type(value_of(a)):
             # NumPy casts the entries to dtype, then reduces in it
             a = a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
@@ -184,13 +180,16 @@ prod_op = _reduction(
 
 
 def _extremum_weights(x, axes, fn):
-    """Where the max (min) is attained, 1/count of the ties there; 0 elsewhere."""
-    xv = value_of(x)
-    best = fn(xv, axis=axes, keepdims=True)
-    hit = (xv == best) | (np.isnan(xv) & np.isnan(best))  # a NaN entry wins, as in NumPy
-    # in x's float dtype: float32 weights keep a float32 gradient float32
-    return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(
-        np.result_type(xv, np.float32), copy=False)
+    """Where the max (min) is attained, 1/count of the ties there; 0 elsewhere (read on the
+    plain values through call_nondiff: a recording of this rule -- a nested derivative --
+    keeps it as a guard, so a replay where another entry wins re-records)."""
+    def weights(xv):
+        best = fn(xv, axis=axes, keepdims=True)
+        hit = (xv == best) | (np.isnan(xv) & np.isnan(best))  # a NaN entry wins, as in NumPy
+        # in x's float dtype: float32 weights keep a float32 gradient float32
+        return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(
+            np.result_type(xv, np.float32), copy=False)
+    return call_nondiff(f"np.{fn.__name__} argmax", weights, (x,), {})
 
 
 def _extremum(name, fn, numpy):
@@ -224,7 +223,9 @@ def _softmax(out, x, axes, keepdims):
     of equal entries, 1/n each; a row with +inf spreads over its +inf entries."""
     xv = value_of(x)
     m = np.max(xv, axis=axes, keepdims=True)
-    e = np.exp(np.where(xv == m, 0.0, x - m))
+    # only an entry equal to an INFINITE max is set to 0 (inf - inf is NaN); a finite max
+    # entry keeps x - m, whose derivative the Hessian of logsumexp needs
+    e = np.exp(np.where((xv == m) & ~np.isfinite(m), 0.0, x - m))
     return e / np.sum(e, axis=axes, keepdims=True)
 
 
@@ -252,7 +253,7 @@ def _normalized(out, x, axes, keepdims):
     derivative it goes through the kink marker (adcore.rules.KINK), so a second derivative
     there (the Hessian of ||x|| or of ||x||**2 at 0) is NaN, never a wrong finite number."""
     n = out if keepdims else np.expand_dims(out, axes)
-    at_zero = np.equal(value_of(n), 0)
+    at_zero = call_nondiff("norm == 0", np.equal, (n, 0), {})
     p = x / (n + at_zero)
     if isinstance(p, Traced) and np.any(at_zero):
         m = np.broadcast_to(at_zero, np.shape(value_of(x))).astype(float)
@@ -793,9 +794,6 @@ def _clip_bind(a, a_min=None, a_max=None, out=None, **kwargs):
     a_max = kwargs.get("max", a_max)
     lo = -np.inf if a_min is None else a_min
     hi = np.inf if a_max is None else a_max
-    if any(np.result_type(value_of(v)).kind == "c" for v in (a, lo, hi)):
-        raise UnsupportedOpError("np.clip", "complex inputs (lexicographic order has no "
-                                 "derivative); clip np.real(z) and np.imag(z) instead")
     return (a, lo, hi), {}
 
 

@@ -79,6 +79,20 @@ class Example:
 
 
 @dataclasses.dataclass(frozen=True)
+class Kink:
+    """A ``kinks`` entry whose convention is a kink only with respect to some inputs: the
+    partial's own derivative is undefined along inputs ``wrt`` where ``pred(out, *inputs)``
+    holds, and correct along the others. (d(x**y)/dx is 0 at y = 0 for every x -- its
+    x-derivative 0 is right -- but that 0 is not the formula's y-derivative: wrt=(1,).)"""
+
+    pred: Callable
+    wrt: tuple
+
+    def __call__(self, out, *inputs):
+        return self.pred(out, *inputs)
+
+
+@dataclasses.dataclass(frozen=True)
 class ConstZero:
     """An ``szero`` entry: partial_i is a structural zero where input ``j`` is a plain
     constant (at every trace level) and ``pred(out, *inputs)`` holds -- e.g. the partial

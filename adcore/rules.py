@@ -60,13 +60,15 @@ def _partial(op, i, out, primals, params):
     if op.complex_partials is not None and any(_is_complex(x) for x in primals):
         table = op.complex_partials
     p = table[i](out, *primals, **params)
-    if op.kinks is not None and op.kinks[i] is not None and isinstance(out, Traced):
-        at = op.kinks[i](*_plain(out, primals))
+    entry = op.kinks[i] if op.kinks is not None else None
+    if entry is not None and isinstance(out, Traced):
+        at = entry(*_plain(out, primals))
         if np.any(at):
             m = np.asarray(at, dtype=float)
-            for x in primals:
-                if isinstance(x, Traced):
-                    p = apply(KINK, p, x, m)
+            wrt = getattr(entry, "wrt", range(len(primals)))  # a registry.Kink names its inputs
+            for j in wrt:
+                if isinstance(primals[j], Traced):
+                    p = apply(KINK, p, primals[j], m)
     return p
 
 

@@ -127,6 +127,7 @@ _REDUCE_METHODS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     name = f"np.{ufunc.__name__}"
     inputs = _lift_args(inputs)
+    kwargs = _lift_kwargs(kwargs)
     if kwargs.get("out") is not None:
         raise MutationError(
             f"{name}(..., out=...) would write into an array in place, which a derivative "
@@ -159,7 +160,8 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
 def dispatch_function(func, args, kwargs):
     name = "np." + registry._entry_name(func)
     if func is not np.block:  # np.block's nested lists are its own structure
-        args = _lift_args(args)
+        args = _lift_args(args, func)
+        kwargs = _lift_kwargs(kwargs)
     entry = registry.lookup_function(func)
     if entry is not None:
         return _bound_apply(name, entry, args, kwargs)
@@ -291,9 +293,13 @@ def _plain_entry(e):
 def lift(obj):
     """``obj`` with an object array of traced entries (what ``np.array([x, 2 * x])`` builds)
     replaced by one traced array of the same shape; anything else unchanged."""
-    if type(obj) is np.ndarray and obj.dtype == object:
+    if type(obj) is np.ndarray and obj.dtype == object and obj.size:
         if any(isinstance(e, Traced) for e in obj.flat):
             return _lift_block(obj)
+        # no traced entry left (np.min over numbers and traced values picked a number): the
+        # numeric array it stands for, if it is one
+        if all(isinstance(e, (int, float, np.integer, np.floating)) for e in obj.flat):
+            return obj.astype(float)
     return obj
 
 
@@ -316,23 +322,45 @@ def _lift_entry(e):
     return e
 
 
-def _lift_args(args):
-    """``lift`` over the arguments of a NumPy call (and one level into lists/tuples, the
-    sequences np.stack and np.concatenate take)."""
+# NumPy functions whose list arguments are sequences of arrays (np.concatenate([x, y]) with
+# x, y of different lengths): their entries are lifted one by one, never the list as one array
+_SEQUENCE_FUNCTIONS = {np.concatenate, np.stack, np.hstack, np.vstack, np.dstack,
+                       np.column_stack, np.select, np.linalg.multi_dot}
+
+
+def _lift_value(a, sequence=False):
+    """An argument as NumPy would read it, with traced entries kept: an object array or a
+    list/tuple holding traced values becomes one traced array (entry by entry for the
+    sequence arguments of ``_SEQUENCE_FUNCTIONS``); anything else is returned as it is."""
+    if _is_object_array(a):
+        return lift(a)
+    if isinstance(a, (list, tuple)):
+        if sequence:
+            if any(_is_object_array(e) or (isinstance(e, (list, tuple)) and _holds_traced(e))
+                   for e in a):
+                return type(a)(_lift_entry(e) for e in a)
+        elif _holds_traced(a):
+            return lift(np.array(a, dtype=object))
+    return a
+
+
+def _lift_args(args, func=None):
+    """``_lift_value`` over the positional arguments of a NumPy call."""
+    sequence = func in _SEQUENCE_FUNCTIONS
     out = None
     for i, a in enumerate(args):
-        if _is_object_array(a):
-            b = lift(a)
-        elif isinstance(a, (list, tuple)) and any(
-                _is_object_array(e) or (isinstance(e, (list, tuple)) and _holds_traced(e))
-                for e in a):
-            b = type(a)(_lift_entry(e) for e in a)
-        else:
-            continue
+        b = _lift_value(a, sequence)
         if b is not a:
             out = list(args) if out is None else out
             out[i] = b
     return args if out is None else tuple(out)
+
+
+def _lift_kwargs(kwargs):
+    """``_lift_value`` over keyword arguments (np.average(x, weights=[w0, w1]))."""
+    if not kwargs:
+        return kwargs
+    return {k: _lift_value(v) for k, v in kwargs.items()}
 
 
 class Traced:

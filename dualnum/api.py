@@ -195,7 +195,10 @@ def value_and_grad(f, argnums=0, chunk=None, holomorphic=False):
         for a in nums:
             out, g = _jacobian_of(f, args, a, chunk, scalar_output_for="dualnum.grad",
                                   also=nums, holomorphic=holomorphic, where="dualnum.grad")
-            # a gradient has its input's dtype (float32 in, float32 out), as in reverse mode
+            # a gradient has its input's dtype (float32 in, float32 out), as in reverse mode;
+            # an output of one element in a (1,)-like shape: the gradient of that element
+            g = np.reshape(g, np.shape(value_of(args[a]))) if np.ndim(g) != np.ndim(
+                value_of(args[a])) else g
             grads.append(calls.as_dtype_of(g, args[a]))
         return out, (grads[0] if single else tuple(grads))
     return vg

@@ -96,7 +96,7 @@ def value_and_grad(f, argnums=0, holomorphic=False):
         calls.check_holomorphic_inputs(args, nums, "tapes.grad", holomorphic)
         tape, out, out_index = record_call(f, args, nums)
         calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp", holomorphic)
-        seed = np.ones((1,), dtype=np.result_type(value_of(out), np.float32))
+        seed = np.ones((1,) + np.shape(value_of(out)), dtype=np.result_type(value_of(out), np.float32))
         grads = tuple(calls.as_dtype_of(g[0], args[a])
                       for g, a in zip(sweep(tape, out, out_index, seed), nums))
         return out, (grads[0] if single else grads)

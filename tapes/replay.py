@@ -243,8 +243,11 @@ class Recording:
         with self._lock:
             tape, out, out_index = self._replayed(args)
             calls.check_scalar_output(out, "Recording.gradient", "Recording.jacobian")
-            seed = np.ones((1,), dtype=np.result_type(value_of(out), np.float32))
-            grads = tuple(g[0] for g in sweep(tape, out, out_index, seed))
+            seed = np.ones((1,) + np.shape(value_of(out)),
+                           dtype=np.result_type(value_of(out), np.float32))
+            # a gradient has its input's dtype, as tapes.grad's
+            grads = tuple(g[0].astype(d, copy=False) if isinstance(g[0], np.ndarray) else g[0]
+                          for g, d in zip(sweep(tape, out, out_index, seed), self.in_dtypes))
         return grads[0] if self.single else grads
 
     def jacobian(self, *args, chunk=None):

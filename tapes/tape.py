@@ -146,9 +146,10 @@ class Tape:
                         cots[p] = cots[p] + gp
                     szs[p] = sz_and(szs[p], s)
         k = np.shape(cotangent)[0]
-        dtype = np.result_type(value_of(cotangent))
-        return [cots[i] if cots[i] is not None
-                else np.zeros((k,) + np.shape(value_of(self.nodes[i].out)), dtype=dtype)
+
+        def zero(v):  # an unreached input: zeros in its own float (or complex) dtype
+            return np.zeros((k,) + np.shape(v), dtype=np.result_type(v, np.float32))
+        return [cots[i] if cots[i] is not None else zero(value_of(self.nodes[i].out))
                 for i in self.inputs]
 
 
@@ -194,8 +195,11 @@ class ReverseTrace(Trace):
 
     def note_nondiff(self, name, func, args, kwargs, result):
         def ref(a):
-            if isinstance(a, Tracer) and a._trace is self:
-                return _Ref(a.index)
+            t = a  # a value of an inner level wraps ours: find this trace's node under it
+            while isinstance(t, Traced):
+                if isinstance(t, Tracer) and t._trace is self:
+                    return _Ref(t.index)
+                t = t.primal
             if isinstance(a, (list, tuple)):
                 return type(a)(ref(b) for b in a)
             return value_of(a)
