@@ -22,6 +22,8 @@ Kink conventions (one subgradient per op, identical in both modes):
   d/dy = x^y log x is **0 where x = 0**.
 * ``sqrt`` at 0: +inf (not a kink: the derivative really is unbounded).
 """
+import math
+
 import numpy as np
 
 from .registry import POSITIVE, REAL, UNIT, ConstZero, Domain, Kink, defop
@@ -262,13 +264,28 @@ elementwise("copysign",   np.copysign,
             lambda o, x, y: np.sign(x) * np.copysign(1.0, y), lambda o, x, y: np.zeros_like(y),
             domains=(_AWAY_FROM_0, _AWAY_FROM_0), kink="d/dx is 0 at x = 0 (as abs)",
             szero=(None, lambda o, x, y: y == y), kinks=(lambda o, x, y: x == 0, None))
-# sinc(x) = sin(pi x) / (pi x): d/dx = (cos(pi x) - sinc(x)) / x, which cancels near 0; there
-# (|x| < 1e-2) the Taylor series -pi^2 x / 3 + pi^4 x^3 / 30 - pi^6 x^5 / 840 (next term
-# ~1e-17 relative). x + (x == 0) keeps the unused formula finite at 0.
+# sinc(x) = sin(pi x) / (pi x): d/dx = (cos(pi x) - sinc(x)) / x, which cancels near 0. There
+# (|x| < 1/4) it is the Taylor series sum_k (-1)^k 2k pi^2k x^(2k-1) / (2k+1)!, k = 1..10
+# (the next term is below 1e-20 relative), by Horner's rule in x^2, at x * [|x| < 1/4] so it
+# stays finite (0 * inf would be NaN) for huge x. cos(pi x), sin(pi x) are taken at
+# pi * fmod(x, 2) -- the same numbers, exactly -- since pi * x rounds the period away for
+# |x| > 2**50 (and overflows above 5.7e307). x + (x == 0) keeps the unused formula finite.
+_SINC_SERIES = tuple((-1) ** k * 2 * k * _PI ** (2 * k) / math.factorial(2 * k + 1)
+                     for k in range(1, 11))
 elementwise("sinc",       lambda x: np.sinc(x),  # a function, so numba compiles it
-            lambda o, x: ((np.abs(x) < 1e-2) * (x * (-_PI ** 2 / 3.0 + x * x * (
-                _PI ** 4 / 30.0 - x * x * (_PI ** 6 / 840.0))))
-                + (1 - (np.abs(x) < 1e-2)) * ((np.cos(_PI * x) - o) / (x + (x == 0)))),
+            lambda o, x: ((np.abs(x) < 0.25) * (x * (np.abs(x) < 0.25)) * (
+                _SINC_SERIES[0] + np.square(x * (np.abs(x) < 0.25)) * (
+                    _SINC_SERIES[1] + np.square(x * (np.abs(x) < 0.25)) * (
+                        _SINC_SERIES[2] + np.square(x * (np.abs(x) < 0.25)) * (
+                            _SINC_SERIES[3] + np.square(x * (np.abs(x) < 0.25)) * (
+                                _SINC_SERIES[4] + np.square(x * (np.abs(x) < 0.25)) * (
+                                    _SINC_SERIES[5] + np.square(x * (np.abs(x) < 0.25)) * (
+                                        _SINC_SERIES[6] + np.square(x * (np.abs(x) < 0.25)) * (
+                                            _SINC_SERIES[7] + np.square(x * (np.abs(x) < 0.25)) * (
+                                                _SINC_SERIES[8] + np.square(x * (np.abs(x) < 0.25))
+                                                * _SINC_SERIES[9])))))))))
+                + (1 - (np.abs(x) < 0.25)) * ((np.cos(_PI * np.fmod(x, 2.0)) - np.sin(
+                    _PI * np.fmod(x, 2.0)) / (_PI * x + (x == 0))) / (x + (x == 0)))),
             numpy=(np.sinc,), special=(((0.0,), (0.0,)),))
 
 # The kink marker (adcore.rules.KINK), used only inside nested derivatives: kink(p, x, m) is

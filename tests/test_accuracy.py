@@ -89,6 +89,8 @@ MP1 = {
     "arctanh": lambda x: mp.atanh(x), "abs": lambda x: abs(x),
     "sign": lambda x: mp.sign(x), "relu": lambda x: x if x > 0 else 0 * x,
     "sigmoid": _sig, "softplus": lambda x: mp.log1p(mp.exp(x)),
+    "deg2rad": lambda x: x * mp.pi / 180, "rad2deg": lambda x: x * 180 / mp.pi,
+    "sinc": lambda x: mp.sincpi(x),
 }
 
 
@@ -151,6 +153,20 @@ def _logaddexp(x, y):
     return [a, b], [[a * b, -a * b], [-a * b, a * b]]
 
 
+def _logaddexp2(x, y):
+    ln2 = mp.log(2)
+    a, b = _sig((x - y) * ln2), _sig((y - x) * ln2)
+    return [a, b], [[ln2 * a * b, -ln2 * a * b], [-ln2 * a * b, ln2 * a * b]]
+
+
+def _quotient(mod):
+    """d/dy of x mod y = -q, with q the integer quotient NumPy's own result implies."""
+    def grad(x, y):
+        q = (mpf(x) - mpf(float(mod(float(x), float(y))))) / mpf(y)
+        return 1, -mp.nint(q)
+    return grad
+
+
 def _piecewise_linear(grad):
     def ref(*xs):
         g = [mpf(v) for v in grad(*xs)]
@@ -169,6 +185,10 @@ MPN = {
     "fmax": _piecewise_linear(lambda x, y: (int(x > y), int(y > x))),
     "fmin": _piecewise_linear(lambda x, y: (int(x < y), int(y < x))),
     "clip": _piecewise_linear(lambda x, lo, hi: (int(lo < x < hi), int(x < lo), int(x > hi))),
+    "logaddexp2": _logaddexp2,
+    "copysign": _piecewise_linear(lambda x, y: (mp.sign(x) * math.copysign(1.0, float(y)), 0)),
+    "remainder": _piecewise_linear(_quotient(np.remainder)),
+    "fmod": _piecewise_linear(_quotient(np.fmod)),
 }
 # the mpmath primal of each multi-input op (for the check of the closed forms)
 MPN_PRIMAL = {
@@ -178,6 +198,10 @@ MPN_PRIMAL = {
     "logaddexp": lambda x, y: mp.log(mp.exp(x) + mp.exp(y)),
     "maximum": max, "minimum": min, "fmax": max, "fmin": min,
     "clip": lambda x, lo, hi: min(max(x, lo), hi),
+    "logaddexp2": lambda x, y: mp.log(mp.power(2, x) + mp.power(2, y), 2),
+    "copysign": lambda x, y: abs(x) * math.copysign(1.0, float(y)),
+    "remainder": lambda x, y: x - y * mp.floor(x / y),
+    "fmod": lambda x, y: x - y * mp.sign(x / y) * mp.floor(abs(x / y)),
 }
 
 DELTA_BITS = 60  # relative step of the finite difference that estimates S for closed forms
@@ -328,6 +352,10 @@ def pointsN(name):
         pairs = [(x, y) for x, y in pairs if (x, y) != (0.0, 0.0)]
     if name in ("maximum", "minimum", "fmax", "fmin"):
         pairs = [(x, y) for x, y in pairs if x != y]
+    if name == "copysign":  # x = 0 is abs's kink
+        pairs = [(x, y) for x, y in pairs if x != 0]
+    if name in ("remainder", "fmod"):  # y = 0: NaN; beyond 2**52 the quotient is not exact
+        pairs = [(x, y) for x, y in pairs if y != 0 and abs(x / y) < 2.0 ** 52]
     return sorted(set(pairs))
 
 
@@ -592,6 +620,8 @@ CLOSED_FORM_POINTS = {
     "hypot": [(0.7, -1.3), (-2.5, 0.4), (1e-3, 3.0)],
     "logaddexp": [(0.7, -1.3), (-2.5, 0.4), (30.0, -10.0)],
     "divide": [(0.7, -1.3), (-2.5, 0.4), (1e-3, 3.0)],
+    "logaddexp2": [(0.7, -1.3), (-2.5, 0.4), (30.0, -10.0)],
+    "copysign": [(0.7, -1.3), (-2.5, 0.4)],
 }
 
 
