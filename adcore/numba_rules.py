@@ -83,6 +83,8 @@ def _as_float_ov(r):
 
 
 _NJIT = dict(error_model="numpy")  # 1/0 -> inf, like NumPy (partials are inf by design)
+for _helper in registry.NUMBA_HELPERS:  # helpers the partials call (registry.jittable)
+    numba.extending.register_jitable(**_NJIT)(_helper)
 _rule_lock = threading.Lock()
 _rules: dict = {}
 

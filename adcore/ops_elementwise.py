@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .registry import POSITIVE, REAL, UNIT, ConstZero, Domain, Kink, defop
+from .registry import POSITIVE, REAL, UNIT, ConstZero, Domain, Kink, defop, jittable
 from . import nn_primals as nnp, rules
 
 inf = float("inf")
@@ -272,20 +272,23 @@ elementwise("copysign",   np.copysign,
 # |x| > 2**50 (and overflows above 5.7e307). x + (x == 0) keeps the unused formula finite.
 _SINC_SERIES = tuple((-1) ** k * 2 * k * _PI ** (2 * k) / math.factorial(2 * k + 1)
                      for k in range(1, 11))
+
+
+@jittable
+def _sinc_near_0(x):
+    """sinc'(x) by its series (Horner's rule in x^2), for |x| < 1/4."""
+    c, x2 = _SINC_SERIES, x * x
+    return x * (c[0] + x2 * (c[1] + x2 * (c[2] + x2 * (c[3] + x2 * (c[4] + x2 * (
+        c[5] + x2 * (c[6] + x2 * (c[7] + x2 * (c[8] + x2 * c[9])))))))))
+
+
 elementwise("sinc",       lambda x: np.sinc(x),  # a function, so numba compiles it
-            lambda o, x: ((np.abs(x) < 0.25) * (x * (np.abs(x) < 0.25)) * (
-                _SINC_SERIES[0] + np.square(x * (np.abs(x) < 0.25)) * (
-                    _SINC_SERIES[1] + np.square(x * (np.abs(x) < 0.25)) * (
-                        _SINC_SERIES[2] + np.square(x * (np.abs(x) < 0.25)) * (
-                            _SINC_SERIES[3] + np.square(x * (np.abs(x) < 0.25)) * (
-                                _SINC_SERIES[4] + np.square(x * (np.abs(x) < 0.25)) * (
-                                    _SINC_SERIES[5] + np.square(x * (np.abs(x) < 0.25)) * (
-                                        _SINC_SERIES[6] + np.square(x * (np.abs(x) < 0.25)) * (
-                                            _SINC_SERIES[7] + np.square(x * (np.abs(x) < 0.25)) * (
-                                                _SINC_SERIES[8] + np.square(x * (np.abs(x) < 0.25))
-                                                * _SINC_SERIES[9])))))))))
-                + (1 - (np.abs(x) < 0.25)) * ((np.cos(_PI * np.fmod(x, 2.0)) - np.sin(
-                    _PI * np.fmod(x, 2.0)) / (_PI * x + (x == 0))) / (x + (x == 0)))),
+            lambda o, x: ((np.abs(x) < 0.25) * _sinc_near_0(x * (np.abs(x) < 0.25))
+                          + (1 - (np.abs(x) < 0.25)) * ((np.cos(_PI * np.fmod(x, 2.0)) - np.sin(
+                              _PI * np.fmod(x, 2.0)) / (_PI * x + (x == 0))) / (x + (x == 0)))),
+            complex_partials=(  # no fmod of complex values: pi * x directly
+                lambda o, x: ((np.abs(x) < 0.25) * _sinc_near_0(x * (np.abs(x) < 0.25))
+                              + (1 - (np.abs(x) < 0.25)) * ((np.cos(_PI * x) - o) / (x + (x == 0)))),),
             numpy=(np.sinc,), special=(((0.0,), (0.0,)),))
 
 # The kink marker (adcore.rules.KINK), used only inside nested derivatives: kink(p, x, m) is

@@ -266,6 +266,17 @@ def defop(
 _SHADOWED: dict = {}
 
 
+# Plain functions that partials call (a shared series, say): the numba tier registers each
+# with numba.extending.register_jitable, so the same function object runs in both tiers.
+NUMBA_HELPERS: list = []
+
+
+def jittable(fn):
+    """Decorator for a helper a partial calls: plain Python here, compiled in @njit code."""
+    NUMBA_HELPERS.append(fn)
+    return fn
+
+
 def unregister(name: str) -> None:
     """Remove an op and its NumPy entry points (for tests and for replacing a custom op); a
     NumPy function it took over from another rule goes back to that rule."""
