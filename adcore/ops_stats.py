@@ -125,20 +125,25 @@ def _drop_nans(a, neutral):
     return np.where(call_nondiff("isnan", np.isnan, (a,), {}), neutral, a)
 
 
-@_composite(np.nansum, examples=_nan_examples(np.nansum))
-def _nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
-            where=np._NoValue):
-    _no_out("np.nansum", out)
-    return np.sum(_drop_nans(a, 0.0), axis=axis, dtype=dtype, keepdims=keepdims,
-                  initial=initial, where=where)
+def _nan_reduction(name, reduce, fill, takes_dtype):
+    """np.nan<reduce>: the NaN entries replaced by ``fill`` (a selection), then ``reduce``."""
+    @_composite(getattr(np, name), examples=_nan_examples(getattr(np, name)))
+    def build(a, axis=None, *args, out=None, keepdims=False, initial=np._NoValue,
+              where=np._NoValue, **kwargs):
+        _no_out(f"np.{name}", out)
+        dtype = args[0] if takes_dtype and args else kwargs.pop("dtype", None)
+        if kwargs or (args and not takes_dtype):
+            raise TypeError(f"np.{name}: unexpected arguments")
+        extra = {"dtype": dtype} if takes_dtype else {}
+        return reduce(_drop_nans(a, fill), axis=axis, keepdims=keepdims, initial=initial,
+                      where=where, **extra)
+    return build
 
 
-@_composite(np.nanprod, examples=_nan_examples(np.nanprod))
-def _nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
-             where=np._NoValue):
-    _no_out("np.nanprod", out)
-    return np.prod(_drop_nans(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims,
-                   initial=initial, where=where)
+_nansum = _nan_reduction("nansum", np.sum, 0.0, True)
+_nanprod = _nan_reduction("nanprod", np.prod, 1.0, True)
+_nanmax = _nan_reduction("nanmax", np.max, -np.inf, False)
+_nanmin = _nan_reduction("nanmin", np.min, np.inf, False)
 
 
 @_composite(np.nanmean, examples=_nan_examples(np.nanmean))
@@ -166,19 +171,6 @@ def _nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where
             mean=np._NoValue, correction=np._NoValue):
     return np.sqrt(_nanvar(a, axis, dtype, out, ddof, keepdims, where=where,
                            correction=correction))
-
-
-def _nan_extremum(name, reduce, fill):
-    @_composite(getattr(np, name), examples=_nan_examples(getattr(np, name)))
-    def build(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-        _no_out(f"np.{name}", out)
-        return reduce(_drop_nans(a, fill), axis=axis, keepdims=keepdims, initial=initial,
-                      where=where)
-    return build
-
-
-_nanmax = _nan_extremum("nanmax", np.max, -np.inf)
-_nanmin = _nan_extremum("nanmin", np.min, np.inf)
 
 
 @_composite(np.nancumsum, examples=_nan_examples(np.nancumsum))
