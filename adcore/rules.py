@@ -81,7 +81,10 @@ def _is_complex(v) -> bool:
 def _real_part_for_real(grads, primals):
     """A real input whose cotangent came out complex (``x * 1j``) gets its real part: the
     transpose of the inclusion R -> C under the pairing Re(w t) (adcore.ops_complex)."""
-    if not any(g is not None and _is_complex(g) for g in grads):
+    for g in grads:  # the common case: no complex cotangent (a plain loop: no generator)
+        if g is not None and _is_complex(g):
+            break
+    else:
         return grads
     return tuple(np.real(g) if g is not None and _is_complex(g) and not _is_complex(x) else g
                  for g, x in zip(grads, primals))
@@ -173,7 +176,9 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
             grads.append(unbroadcast(c, shape))
             szs.append(csz if csz is gsz and np.shape(g)[1:] == shape
                        else unbroadcast_sz(csz, np.shape(c), shape))
-        return _real_part_for_real(tuple(grads), primals), tuple(szs)
+        grads = tuple(grads)
+        # a real cotangent of an elementwise op means real values throughout: skip the check
+        return (_real_part_for_real(grads, primals) if _is_complex(g) else grads), tuple(szs)
 
 
 # ------------------------------------------------------------------------------ structural

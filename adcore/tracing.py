@@ -127,7 +127,8 @@ _REDUCE_METHODS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     name = f"np.{ufunc.__name__}"
     inputs = _lift_args(inputs)
-    kwargs = _lift_kwargs(kwargs)
+    if kwargs:
+        kwargs = _lift_kwargs(kwargs)
     if kwargs.get("out") is not None:
         raise MutationError(
             f"{name}(..., out=...) would write into an array in place, which a derivative "
@@ -346,6 +347,12 @@ def _lift_value(a, sequence=False):
 
 def _lift_args(args, func=None):
     """``_lift_value`` over the positional arguments of a NumPy call."""
+    for a in args:  # the common case first: no list, tuple or object array (no work)
+        t = type(a)
+        if t is list or t is tuple or (t is np.ndarray and a.dtype.hasobject):
+            break
+    else:
+        return args
     sequence = func in _SEQUENCE_FUNCTIONS
     out = None
     for i, a in enumerate(args):
