@@ -4,7 +4,7 @@ Shapes: every function takes stacks of matrices ``(..., M, N)`` as NumPy does. T
 a batch of k directions in front, ``(k, ..., M, N)``, and broadcast the primal stack against
 it (matmul and solve broadcast leading axes).
 
-Multi-output functions (eigh, svd, qr, slogdet, lstsq) are one op per differentiable output,
+Multi-output functions (eigh, eig, svd, qr, slogdet, lstsq) are one op per differentiable output,
 each calling NumPy in its primal, and a composite that returns NumPy's own result class
 (``EighResult``, ``SVDResult``, ...). An output nobody uses gets no cotangent, so e.g. the
 eigenvector rule's 1/(w_j - w_i) never reaches an eigenvalue-only gradient.
@@ -17,7 +17,8 @@ AD" (2008) [Giles]; I. Murray, "Differentiation of the Cholesky decomposition" (
 S. Walter, L. Lehmann, "Algorithmic differentiation of linear algebra functions with
 application in optimum experimental design" (2013) [Walter-Lehmann]; G. Golub, V. Pereyra,
 "The differentiation of pseudo-inverses and nonlinear least squares problems" (1973)
-[Golub-Pereyra].
+[Golub-Pereyra]; Z. Wan, S. Zhang, "Automatic differentiation for complex valued SVD"
+(2019) [Wan-Zhang]; LAPACK's geev/heevd/geqrf documentation for NumPy's normalizations.
 
 Conventions:
 
@@ -40,8 +41,24 @@ Conventions:
   the zero subgradient at 0; ord 1, inf, 'nuc' and the spectral norm give a subgradient at
   zeros and ties (abs'(0) = 0, ties of max split equally); other p are NaN at 0; ord=0 is a
   count, with no derivative.
-* Complex numbers are not supported: eig and eigvals raise UnsupportedOpError, and the ops
-  refuse complex matrices.
+* Complex matrices follow adcore.ops_complex's convention (JAX's, shared by autograd): a
+  tangent is complex and a cotangent w pairs with it by Re(sum(w * t)), no conjugate. So a
+  holomorphic map (solve, inv, det, matrix_power, multi_dot, eigvals) keeps the real rule,
+  its VJP the plain transpose (dY = A dX B -> A^T Ybar B^T); a rule whose JVP has dX^H or
+  conj terms (Hermitian or unitary factors: eigh, cholesky, svd, qr, pinv, lstsq, and the
+  real-valued slogdet logabsdet, singular values and norms) transposes them to conjugates:
+  t -> B t^H C has the VJP g -> conj(C) g^H conj(B), t -> Re(t) has g -> Re(g). A real
+  input whose cotangent comes out complex keeps its real part (adcore.rules). Each rule's
+  doc gives its source. Hermitian-input routines read one triangle and, as LAPACK does,
+  ignore the imaginary part of the diagonal (both in the triangle convention above).
+* Phases. A column of a complex eigh or svd factor is fixed only up to a phase; these rules
+  take a gauge (diag(V^H dV) = 0; for svd diag(V^H dV) = 0 with the determined part of
+  the relative phase on U, as JAX and Wan & Zhang 2019) rather than NumPy's (LAPACK's)
+  phase, so only functions invariant under that phase (|V|, V diag(c) V^H, U diag(s) V^H,
+  projections) are differentiated as NumPy computes them -- the same limitation as JAX,
+  PyTorch and autograd. qr's R has a real diagonal (LAPACK), which fixes Q: no gauge. The
+  eigenvectors of np.linalg.eig are differentiated in NumPy's own normalization (unit norm,
+  largest-modulus entry real), so every function of them is (see the notes at eig).
 """
 from __future__ import annotations
 
@@ -54,9 +71,10 @@ import numpy as np
 from . import registry
 from .errors import MutationError, UnsupportedOpError
 from .linear import pad_batch, unbroadcast
+from .ops_complex import conj, imag, is_complex, real
 from .ops_structural import _bind_matmul, matmul_op, norm2
 from .registry import Domain, Done, Example, defcomposite, defop, register_numpy_alias
-from .tracing import Traced, apply, call_nondiff, value_of
+from .tracing import apply, call_nondiff, value_of
 
 # NumPy's own result classes (namedtuples), taken from NumPy's results rather than from its
 # private module: ``w, V = eigh(A)`` and ``eigh(A).eigenvalues`` both work.
@@ -73,6 +91,11 @@ SMALL = Domain(-1.0, 1.0)  # example entries; the example builds a well-conditio
 def _T(x):
     """The transpose of the last two axes (of a stack, or of a batch of stacks)."""
     return np.swapaxes(x, -1, -2)
+
+
+def _H(x):
+    """The conjugate transpose of the last two axes (the plain transpose of a real value)."""
+    return conj(np.swapaxes(x, -1, -2))
 
 
 def _dtype(x):
@@ -114,16 +137,27 @@ def _masks(n, lower):
 
 
 def _from_triangle(t, lower):
-    """The symmetric matrix NumPy reads from one triangle of ``t``: tril(t) + tril(t, -1)^T
-    for the lower one. Linear, so it maps tangents the same way."""
-    tri, strict = _masks(np.shape(t)[-1], lower)
+    """The symmetric (Hermitian) matrix NumPy reads from one triangle of ``t``: for the lower
+    one tril(t) + tril(t, -1)^T, and for a complex t tril(t, -1) + diag(Re t) + tril(t, -1)^H
+    (LAPACK's Hermitian routines ignore the imaginary part of the diagonal). R-linear, so it
+    maps tangents the same way."""
+    n = np.shape(t)[-1]
+    tri, strict = _masks(n, lower)
+    if is_complex(t):
+        part = np.where(strict, t, 0.0)
+        return part + np.where(np.eye(n, dtype=bool), real(t), 0.0) + _H(part)
     return np.where(tri, t, 0.0) + _T(np.where(strict, t, 0.0))
 
 
 def _to_triangle(g, lower):
-    """The transpose of :func:`_from_triangle`: tril(g) + tril(g^T, -1) for the lower triangle,
-    so the unread triangle gets exactly 0 and a read entry both (i, j) and (j, i)."""
-    tri, strict = _masks(np.shape(g)[-1], lower)
+    """The transpose of :func:`_from_triangle` (under the pairing Re(sum(g * t))): tril(g) +
+    tril(g^T, -1) for the lower triangle, so the unread triangle gets exactly 0 and a read
+    entry both (i, j) and (j, i); complex: tril(g, -1) + tril(g^H, -1) + diag(Re g)."""
+    n = np.shape(g)[-1]
+    tri, strict = _masks(n, lower)
+    if is_complex(g):
+        return (np.where(strict, g + _H(g), 0.0)
+                + np.where(np.eye(n, dtype=bool), real(g), 0.0))
     return np.where(tri, g, 0.0) + np.where(strict, _T(g), 0.0)
 
 
@@ -170,20 +204,9 @@ def _dense_vjp_sz(g, gsz, needed, out, *inputs, **params):
                  for need, x in zip(needed, inputs))
 
 
-def _real_only(name, primal):
-    """``primal``, refusing complex matrices: the rules use transposes, not conjugate ones."""
-    @functools.wraps(primal)
-    def run(*inputs, **params):
-        if any(np.iscomplexobj(x) for x in inputs):
-            raise UnsupportedOpError(f"np.{name.split('_')[0]}", "complex matrices are not "
-                                     "supported yet (only real floating-point ones)")
-        return primal(*inputs, **params)
-    return run
-
-
 def _op(name, primal, jvp, vjp, nargs=1, **kwargs):
-    """Register a dense linear-algebra op of real matrices (see the note on zeros above)."""
-    return defop(name, _real_only(name, primal), jvp=jvp, vjp=vjp, nargs=nargs,
+    """Register a dense linear-algebra op (see the note on zeros above)."""
+    return defop(name, primal, jvp=jvp, vjp=vjp, nargs=nargs,
                  sz_rules={"jvp": _dense_jvp_sz, "vjp": _dense_vjp_sz}, **kwargs)
 
 
@@ -258,16 +281,32 @@ def _inv_T(a):
 
 def _cofactors(a, det):
     """d det / d a = the cofactor matrix adj(a)^T, (..., n, n): det a^-T where every det in
-    the stack is non-zero; else from the SVD, sign U diag(prod_{j != i} s_j) Vh with sign =
-    det(U) det(Vh) -- a polynomial, defined at singular matrices too (0 where rank < n - 1)."""
+    the stack is non-zero. Else, for a real a, from the SVD, sign U diag(prod_{j != i} s_j) Vh
+    with sign = det(U) det(Vh) (+-1, locally constant) -- a polynomial, defined at singular
+    matrices too (0 where rank < n - 1); for a complex a (where det(U) det(Vh) is a phase that
+    is not locally constant) from the minors, (-1)^(i+j) det(a without row i and column j)."""
     # decisions on plain values through call_nondiff: guards when this rule is recorded
     if call_nondiff("det != 0", lambda d: bool(np.all(d != 0)), (det,), {}):
         return np.expand_dims(det, (-2, -1)) * _inv_T(a)
+    if is_complex(a):
+        return _minor_cofactors(a)
     u, s, vh = (apply(op, a, how="full") for op in (svd_u_op, svd_s_op, svd_vh_op))
     sign = call_nondiff("det(U) det(Vh)", lambda u_, vh_: np.linalg.det(u_) * np.linalg.det(vh_),
                         (u, vh), {})  # +-1: constant between sign changes
     others = np.prod(np.where(np.eye(np.shape(s)[-1], dtype=bool), 1.0, _row(s)), axis=-1)
     return np.expand_dims(sign, (-2, -1)) * ((u * _row(others)) @ vh)
+
+
+def _minor_cofactors(a):
+    """The cofactor matrix from the n^2 minors (det of (n-1) x (n-1) matrices, registered ops
+    all the way, so every order of derivative is the polynomial's)."""
+    n = np.shape(a)[-1]
+    if n == 1:
+        return np.ones(np.shape(value_of(a)), dtype=_dtype(a))
+    keep = np.array([[j for j in range(n) if j != i] for i in range(n)])  # (n, n - 1)
+    minors = np.swapaxes(np.take(np.take(a, keep, axis=-2), keep, axis=-1), -3, -2)
+    signs = (-1.0) ** np.add.outer(np.arange(n), np.arange(n))
+    return signs * np.linalg.det(minors)  # minors (..., n, n, n - 1, n - 1)
 
 
 det_op = _op(
@@ -286,43 +325,75 @@ det_op = _op(
 
 logabsdet_op = _op(
     "linalg.slogdet_logabsdet", lambda a: np.linalg.slogdet(a).logabsdet,
-    lambda ts, out, a: np.sum(_inv_T(a) * ts[0], axis=(-2, -1)),
+    lambda ts, out, a: real(np.sum(_inv_T(a) * ts[0], axis=(-2, -1))),
     lambda g, needed, out, a: (np.expand_dims(g, (-2, -1)) * _inv_T(a),),
-    doc="log|det a|, the logabsdet of slogdet: d = tr(a^-1 da); cotangent g a^-T [Giles].",
+    doc="log|det a|, the logabsdet of slogdet (real also for a complex a): d = Re tr(a^-1 da) "
+        "[Giles; for complex a, log|det a| = Re log det a]; cotangent g a^-T (under the "
+        "pairing Re(sum(w * t)), the transpose of t -> Re(sum(a^-T * t)) is g a^-T).",
     examples=(Example(lambda a: np.linalg.slogdet(a).logabsdet, ((3, 3),), label="matrix"),
               Example(lambda a: np.linalg.slogdet(a)[1], ((2, 3, 3),), label="batch, [1]")))
+
+
+def _slogdet_sign_jvp(ts, out, a):
+    tau = np.sum(_inv_T(a) * ts[0], axis=(-2, -1))  # tr(a^-1 da)
+    return out * (1j * imag(tau))
+
+
+def _slogdet_sign_vjp(g, needed, out, a):
+    tau_bar = 1j * imag(g * out)  # the transpose of tau -> sign i Im(tau)
+    return (np.expand_dims(tau_bar, (-2, -1)) * _inv_T(a),)
+
+
+slogdet_sign_op = _op(
+    "linalg.slogdet_sign", lambda a: np.linalg.slogdet(a).sign,
+    _slogdet_sign_jvp, _slogdet_sign_vjp,
+    doc="The sign of slogdet of a complex a, det a / |det a| (a real a's sign is piecewise "
+        "constant and stays a plain array): d sign = sign i Im tr(a^-1 da) (the phase of "
+        "det a moves by Im d log det a [Giles]); cotangent i Im(g sign) a^-T.",
+    examples=(Example(lambda x, y: np.real(np.linalg.slogdet(_wc(x) + 1j * y).sign *
+                                           np.array(1.0 - 2.0j)), ((3, 3), (3, 3)),
+                      domains=(SMALL, SMALL), label="complex a"),
+              Example(lambda x, y: np.imag(np.linalg.slogdet(x + 1j * _wc(y))[0]),
+                      ((2, 3, 3), (2, 3, 3)), domains=(SMALL, SMALL), label="batch")))
 
 
 @defcomposite((np.linalg.slogdet,), examples=(
     Example(lambda a: np.linalg.slogdet(a)[0] * np.linalg.slogdet(a)[1], ((3, 3),),
             label="sign * logabsdet"),))
 def _slogdet(a):
-    """SlogdetResult(sign, logabsdet): the sign is a plain array (no derivative: it is
-    piecewise constant), the logabsdet an op."""
-    sign = call_nondiff("np.linalg.slogdet (sign)", lambda a: np.linalg.slogdet(a).sign, (a,), {})
+    """SlogdetResult(sign, logabsdet): for a real a the sign is a plain array (no derivative:
+    it is piecewise constant), for a complex a an op (the phase of det a); the logabsdet an
+    op."""
+    if is_complex(a):
+        sign = apply(slogdet_sign_op, a)
+    else:
+        sign = call_nondiff("np.linalg.slogdet (sign)", lambda a: np.linalg.slogdet(a).sign,
+                            (a,), {})
     return SlogdetResult(sign, apply(logabsdet_op, a))
 
 
 # ------------------------------------------------------------------------------ cholesky
 def _phi(x):
-    """Murray's Phi: the lower triangle with the diagonal halved."""
+    """Murray's Phi: the lower triangle with the diagonal halved (complex: the real part of
+    the diagonal, halved -- dL_ii is real as L_ii is). Self-adjoint under Re(sum(w * t))."""
     n = np.shape(x)[-1]
+    diag = real(x) if is_complex(x) else x
     return np.where(np.tri(n, k=-1, dtype=bool), x,
-                    np.where(np.eye(n, dtype=bool), 0.5 * x, 0.0))
+                    np.where(np.eye(n, dtype=bool), 0.5 * diag, 0.0))
 
 
 def _cholesky_jvp(ts, out, a, upper):
-    lo = _T(out) if upper else out
+    lo = _H(out) if upper else out
     ds = _from_triangle(ts[0], lower=not upper)
-    dl = lo @ _phi(_solve_right(np.linalg.solve(lo, ds), _T(lo)))  # L Phi(L^-1 dS L^-T)
-    return _T(dl) if upper else dl
+    dl = lo @ _phi(_solve_right(np.linalg.solve(lo, ds), _H(lo)))  # L Phi(L^-1 dS L^-H)
+    return _H(dl) if upper else dl
 
 
 def _cholesky_vjp(g, needed, out, a, upper):
-    lo = _T(out) if upper else out
-    gl = _T(g) if upper else g
+    lo = _H(out) if upper else out
+    gl = _H(g) if upper else g
     p = _phi(_T(lo) @ gl)
-    gs = _solve_right(np.linalg.solve(_T(lo), p), lo)  # L^-T Phi(L^T G) L^-1
+    gs = _solve_right(np.linalg.solve(_T(lo), p), conj(lo))  # L^-T Phi(L^T G) conj(L)^-1
     return (_to_triangle(gs, lower=not upper),)
 
 
@@ -333,14 +404,17 @@ def _bind_cholesky(a, /, *, upper=False):
 cholesky_op = _op(
     "linalg.cholesky", lambda a, upper: np.linalg.cholesky(a, upper=upper),
     _cholesky_jvp, _cholesky_vjp, numpy=(np.linalg.cholesky,), bind=_bind_cholesky,
-    doc="cholesky(a, upper=False): L (..., n, n) with S = L L^T, S read from the lower "
-        "triangle of a (upper=True: from the upper one, returning L^T). dL = L Phi(L^-1 dS "
-        "L^-T), Phi = lower triangle with halved diagonal; cotangent L^-T Phi(L^T G) L^-1 "
-        "[Murray 2016]. Triangle convention: the unread triangle's derivative is exactly 0 and "
-        "a read off-diagonal entry gets both (i, j) and (j, i) (JAX symmetrizes instead; the "
-        "two agree on symmetric perturbations).",
+    doc="cholesky(a, upper=False): L (..., n, n) with S = L L^H, S read from the lower "
+        "triangle of a (upper=True: from the upper one, returning L^H; a complex a: the "
+        "imaginary part of the diagonal is ignored, as LAPACK does). dL = L Phi(L^-1 dS "
+        "L^-H), Phi = lower triangle with halved (real part of the) diagonal; cotangent "
+        "L^-T Phi(L^T G) conj(L)^-1 [Murray 2016; the complex case as L^-1 dS L^-H = X + X^H "
+        "with X = L^-1 dL lower triangular, real diagonal]. Triangle convention: the unread "
+        "triangle's derivative is exactly 0 and a read off-diagonal entry gets both (i, j) and "
+        "(j, i) (JAX symmetrizes instead; the two agree on symmetric perturbations).",
     examples=_examples(
-        ("SPD a a^T", lambda a: np.linalg.cholesky(a @ _T(a) + 3 * np.eye(3)), ((3, 3),)),
+        ("SPD a a^H", lambda a: np.linalg.cholesky(a @ np.conj(_T(a)) + 3 * np.eye(3)),
+         ((3, 3),)),
         ("lower triangle read", lambda a: np.linalg.cholesky(_wc(a)), ((3, 3),)),
         ("upper=True", lambda a: np.linalg.cholesky(_wc(a), upper=True), ((3, 3),)),
         ("batch", lambda a: np.linalg.cholesky(_wc(a)), ((2, 3, 3),))))
@@ -367,12 +441,12 @@ def _eigh_vectors(a, uplo):
 def _eigh_values_jvp(ts, out, a, uplo, via):
     v = _eigh_vectors(a, uplo)
     ds = _from_triangle(ts[0], uplo == "L")
-    return np.sum(v * (ds @ v), axis=-2)  # dw_i = v_i^T dS v_i
+    return real(np.sum(conj(v) * (ds @ v), axis=-2))  # dw_i = v_i^H dS v_i (real)
 
 
 def _eigh_values_vjp(g, needed, out, a, uplo, via):
     v = _eigh_vectors(a, uplo)
-    return (_to_triangle((v * _row(g)) @ _T(v), uplo == "L"),)  # V diag(g) V^T
+    return (_to_triangle((conj(v) * _row(g)) @ _T(v), uplo == "L"),)  # conj(V) diag(g) V^T
 
 
 def _bind_eigvalsh(a, UPLO="L"):
@@ -380,17 +454,19 @@ def _bind_eigvalsh(a, UPLO="L"):
 
 
 _EIGH_DOC = (
-    " S is read from one triangle of a (UPLO='L': the lower): the unread triangle's derivative "
-    "is exactly 0 and a read off-diagonal entry gets both (i, j) and (j, i) -- the derivative "
-    "of what NumPy computes, equal to finite differences along any perturbation (JAX "
-    "symmetrizes the tangent; the two agree on symmetric perturbations).")
+    " S is read from one triangle of a (UPLO='L': the lower; a complex a: Hermitian, the "
+    "imaginary part of the diagonal ignored, as LAPACK does): the unread triangle's "
+    "derivative is exactly 0 and a read off-diagonal entry gets both (i, j) and (j, i) -- the "
+    "derivative of what NumPy computes, equal to finite differences along any perturbation "
+    "(JAX symmetrizes the tangent; the two agree on Hermitian perturbations).")
 
 eigh_values_op = _op(
     "linalg.eigh_values", _eigh_values_primal, _eigh_values_jvp, _eigh_values_vjp,
     numpy=(np.linalg.eigvalsh,), bind=_bind_eigvalsh,
-    doc="Eigenvalues w (..., n) of a symmetric S (eigvalsh, eigh(...).eigenvalues): "
-        "dw = diag(V^T dS V), cotangent V diag(g) V^T [Giles]. At a repeated eigenvalue "
-        "this is the derivative along NumPy's eigenvector basis (as in JAX)." + _EIGH_DOC,
+    doc="Eigenvalues w (..., n) (real) of a symmetric or Hermitian S (eigvalsh, "
+        "eigh(...).eigenvalues): dw = Re diag(V^H dS V), cotangent conj(V) diag(g) V^T "
+        "[Giles; the Hermitian case as in JAX]. At a repeated eigenvalue this is the "
+        "derivative along NumPy's eigenvector basis (as in JAX)." + _EIGH_DOC,
     examples=_examples(
         ("eigvalsh", lambda a: np.linalg.eigvalsh(_spread(a)), ((3, 3),)),
         ("UPLO='U'", lambda a: np.linalg.eigvalsh(_spread(a), UPLO="U"), ((3, 3),)),
@@ -401,31 +477,45 @@ eigh_values_op = _op(
 def _eigh_vectors_jvp(ts, out, a, uplo):
     f = _inverse_gaps(apply(eigh_values_op, a, uplo=uplo, via="eigh"))
     ds = _from_triangle(ts[0], uplo == "L")
-    return out @ (f * (_T(out) @ ds @ out))  # dV = V (F o (V^T dS V))
+    return out @ (f * (_H(out) @ ds @ out))  # dV = V (F o (V^H dS V))
 
 
 def _eigh_vectors_vjp(g, needed, out, a, uplo):
     f = _inverse_gaps(apply(eigh_values_op, a, uplo=uplo, via="eigh"))
-    return (_to_triangle(out @ (f * (_T(out) @ g)) @ _T(out), uplo == "L"),)
+    return (_to_triangle(conj(out) @ (f * (_T(out) @ g)) @ _T(out), uplo == "L"),)
+
+
+def _abs2(v):
+    """|v|^2 entrywise, a function of eigen/singular vectors that does not depend on the
+    phase of a column (NumPy's phase of complex vectors is not differentiated)."""
+    return np.real(v * np.conj(v))
 
 
 eigh_vectors_op = _op(
     "linalg.eigh_vectors", lambda a, uplo: np.linalg.eigh(a, UPLO=uplo).eigenvectors,
     _eigh_vectors_jvp, _eigh_vectors_vjp,
-    doc="Eigenvectors V (..., n, n) of a symmetric S (eigh): dV = V (F o (V^T dS V)) with "
-        "F_ij = 1/(w_j - w_i), F_ii = 0; cotangent V (F o (V^T G)) V^T [Giles]. Defined "
-        "for distinct eigenvalues only: at a degenerate spectrum it is inf/NaN. The sign of "
-        "each column is NumPy's (LAPACK's) choice." + _EIGH_DOC,
+    doc="Eigenvectors V (..., n, n) of a symmetric or Hermitian S (eigh): dV = V (F o (V^H dS "
+        "V)) with F_ij = 1/(w_j - w_i), F_ii = 0; cotangent conj(V) (F o (V^T G)) V^T [Giles; "
+        "the Hermitian case as in JAX]. Defined for distinct eigenvalues only: at a degenerate "
+        "spectrum it is inf/NaN. Real S: the sign of each column is NumPy's (LAPACK's) choice "
+        "and locally constant, so every function of V is differentiated. Complex S: a column "
+        "is fixed only up to a phase e^(i phi); this rule takes the gauge diag(V^H dV) = 0 "
+        "(JAX's), NOT NumPy's own phase (LAPACK's zheevd happens to return a real first row "
+        "for UPLO='L', last row for 'U', a gauge that is ill-conditioned where that entry is "
+        "small), so only functions invariant under V -> V diag(e^(i phi)) (|V|^2, V diag(c) "
+        "V^H, V^H B V entrywise moduli, ...) have derivatives equal to NumPy's."
+        + _EIGH_DOC,
     examples=_examples(
-        ("V * V", lambda a: np.linalg.eigh(_spread(a)).eigenvectors ** 2, ((3, 3),)),
-        ("V diag(c) V^T, UPLO='U'", lambda a: (lambda v: (v * np.array([1.0, -2.0, 0.5])) @ _T(v))(
+        ("|V|^2", lambda a: _abs2(np.linalg.eigh(_spread(a)).eigenvectors), ((3, 3),)),
+        ("V diag(c) V^H, UPLO='U'", lambda a: (
+            lambda v: (v * np.array([1.0, -2.0, 0.5])) @ np.conj(_T(v)))(
             np.linalg.eigh(_spread(a), UPLO="U")[1]), ((3, 3),)),
-        ("batch", lambda a: np.linalg.eigh(_spread(a))[1] ** 2, ((2, 3, 3),))))
+        ("batch", lambda a: _abs2(np.linalg.eigh(_spread(a))[1]), ((2, 3, 3),))))
 
 
 @defcomposite((np.linalg.eigh,), examples=_examples(
-    ("V diag(w) V^T", lambda a: (lambda r: (r.eigenvectors * _row(r.eigenvalues)) @ _T(r[1]))(
-        np.linalg.eigh(_spread(a))), ((3, 3),)),))
+    ("V diag(w) V^H", lambda a: (lambda r: (r.eigenvectors * _row(r.eigenvalues))
+                                 @ np.conj(_T(r[1])))(np.linalg.eigh(_spread(a))), ((3, 3),)),))
 def _eigh(a, UPLO="L"):
     """EighResult(eigenvalues, eigenvectors): one op each (see eigh_values, eigh_vectors)."""
     uplo = _uplo(UPLO)
@@ -434,76 +524,129 @@ def _eigh(a, UPLO="L"):
 
 
 # ------------------------------------------------------------------------------ eig
-# A = U diag(w) U^-1 (general real matrix; w, U complex in general). For distinct
-# eigenvalues dw = diag(U^-1 dA U) (Giles 2008, sec. 3.1); under the pairing Re(sum(c * t))
-# (adcore.ops_complex) the VJP is U^-T diag(c) U^T, whose real part the real A keeps. U comes
-# from NumPy on plain values, so the rule itself is not differentiable again: a nested
-# derivative of eigvals raises instead of dropping the dU terms. Eigenvectors: NumPy fixes
-# their phase by "largest component real", a gauge with no derivative offered here.
-def _eig_plain(a):
-    w, u = np.linalg.eig(value_of(a))
-    return w, u
-
-
-def _no_nesting(*values):
-    if any(isinstance(v, Traced) for v in values):
-        raise UnsupportedOpError("np.linalg.eigvals", "second derivatives (the rule uses the "
-                                 "eigenvectors as constants); for a symmetric matrix use "
-                                 "np.linalg.eigvalsh, which has derivatives of every order")
-
-
-def _eigvals_jvp(ts, out, a):
-    _no_nesting(a, ts[0])
-    w, u = _eig_plain(a)
-    m = np.linalg.solve(u, ts[0] @ u)  # (k, ..., n, n): U^-1 t U
-    return np.diagonal(m, axis1=-2, axis2=-1)
-
-
-def _eigvals_vjp(g, needed, out, a):
-    _no_nesting(a, g)
-    w, u = _eig_plain(a)
-    inner = g[..., :, None] * np.eye(np.shape(w)[-1])  # diag(c)
-    return (np.linalg.solve(np.swapaxes(u, -1, -2), inner @ np.swapaxes(u, -1, -2)),)
-
-
-def _eigvals_primal(a):
+# A = U diag(w) U^-1, a general real or complex square matrix (w, U complex in general), for
+# distinct eigenvalues. With P = U^-1 dA U [Giles 2008, sec. 3.1]:
+#   dw = diag(P),   dU~ = U (F o P),  F_ij = 1/(w_j - w_i), F_ii = 0,
+# dU~ being the derivative in the gauge diag(U^-1 dU) = 0. NumPy's U is LAPACK's geev
+# normalization, checked on its outputs (tests/test_linalg.py): every column u has unit
+# 2-norm, and its entry of largest modulus u_k (the first on a tie, LAPACK's idamax) is
+# real -- positive for a complex matrix (zgeev), of either sign for a real one (dgeev leaves
+# the sign of a real eigenvector alone, and for a complex pair rotates the entry real). That
+# is a smooth function of the eigenvector's line wherever the largest entry is unique, and its
+# derivative is
+#   du = du~ + u c,   c = -Re(u^H du~) - i Im(du~_k / u_k),
+# (the first term keeps |u| = 1, the second u_k real). The VJP is its transpose under the
+# pairing Re(sum(w * t)) (adcore.ops_complex), with d_j = sum_i W_ij U_ij:
+#   W^ = W - conj(U) diag(Re d) - i e_k (Im d_j / u_kj),   A_bar = U^-T (F o (U^T W^)) U^T.
+# (autograd's rule has the norm term but not the phase term: it agrees for phase-invariant
+# functions such as |U|.) Every step is a registered op (U^-1 by solve, the eigenvalues and
+# vectors by these ops), so derivatives nest; the index k is read with call_nondiff (a guard
+# when recorded).
+def _eigvals_primal(a, via="eigvals"):
     _square(a)
-    return np.linalg.eigvals(a)
+    return np.linalg.eig(a).eigenvalues if via == "eig" else np.linalg.eigvals(a)
 
 
-eigvals_op = defop(
-    "linalg.eigvals", _eigvals_primal, jvp=_eigvals_jvp, vjp=_eigvals_vjp, nargs=1,
-    numpy=(np.linalg.eigvals,),
-    doc="Eigenvalues of a general square matrix (complex in general); distinct eigenvalues.",
+def _eig_vectors(a):
+    return apply(eig_vectors_op, a)
+
+
+def _eigvals_jvp(ts, out, a, via="eigvals"):
+    u = _eig_vectors(a)
+    return _diagonal(np.linalg.solve(u, ts[0] @ u))  # diag(U^-1 dA U)
+
+
+def _eigvals_vjp(g, needed, out, a, via="eigvals"):
+    u = _eig_vectors(a)
+    return (np.linalg.solve(_T(u), _col(g) * _T(u)),)  # U^-T diag(g) U^T
+
+
+def _bind_eigvals(a):
+    return (a,), {"via": "eigvals"}
+
+
+eigvals_op = _op(
+    "linalg.eigvals", _eigvals_primal, _eigvals_jvp, _eigvals_vjp,
+    numpy=(np.linalg.eigvals,), bind=_bind_eigvals,
+    doc="Eigenvalues w of a general square matrix (np.linalg.eigvals, eig(...).eigenvalues; "
+        "complex in general), distinct eigenvalues: dw = diag(U^-1 dA U), cotangent "
+        "U^-T diag(g) U^T [Giles], U the eigenvectors (the op linalg.eig_vectors, so the rule "
+        "differentiates again). A real input keeps the real part of its cotangent.",
     examples=(Example(lambda a: np.abs(np.linalg.eigvals(a + np.diag([0.0, 1.5, 3.0]))),
                       ((3, 3),), domains=(Domain(-0.3, 0.3),), label="|eigvals|"),
               Example(lambda a: np.real(np.sum(np.linalg.eigvals(a) ** 2)), ((2, 3, 3),),
-                      label="batch, sum of squares")))
+                      label="batch, sum of squares"),
+              Example(lambda a: np.imag(np.linalg.eigvals(a + _ROTATION)), ((3, 3),),
+                      domains=(Domain(-0.3, 0.3),), label="complex pair of a real matrix")))
+
+# w = +-i, 3; the entries of a complex pair's eigenvector have well-separated moduli (1, 1/2)
+_ROTATION = np.array([[0.0, 2.0, 0.0], [-0.5, 0.0, 0.0], [0.0, 0.0, 3.0]])
 
 
-def _eig_vectors_refuse(*args, **kwargs):
-    raise UnsupportedOpError(
-        "np.linalg.eig", "derivatives of the eigenvectors (NumPy fixes their phase by a "
-        "convention with no derivative offered here): differentiate the eigenvalues "
-        "(np.linalg.eigvals), or use np.linalg.eigh for a symmetric matrix")
+def _largest_entry(u):
+    """(..., n, n) bool: the entry of largest modulus of each column (the first on a tie, as
+    LAPACK's idamax), the one geev makes real. A decision on plain values (a guard)."""
+    k = call_nondiff("np.linalg.eig (largest entry of each eigenvector)",
+                     lambda u_: np.argmax(np.abs(u_), axis=-2), (u,), {})
+    return np.arange(np.shape(u)[-1])[:, None] == np.expand_dims(k, -2)
 
 
-eig_vectors_op = defop(
+def _eig_gaps(a):
+    return _inverse_gaps(apply(eigvals_op, a, via="eig"))
+
+
+def _eig_vectors_jvp(ts, out, a):
+    u = out
+    du = u @ (_eig_gaps(a) * np.linalg.solve(u, ts[0] @ u))  # U (F o (U^-1 dA U))
+    c = -real(np.sum(conj(u) * du, axis=-2))  # keeps |u_j| = 1
+    if is_complex(u):  # keeps u_kj real
+        sel = _largest_entry(u)
+        uk = np.sum(np.where(sel, u, 0.0), axis=-2)
+        c = c - 1j * imag(np.sum(np.where(sel, du, 0.0), axis=-2) / uk)
+    return du + u * _row(c)
+
+
+def _eig_vectors_vjp(g, needed, out, a):
+    u = out
+    d = np.sum(g * u, axis=-2)
+    g_hat = g - conj(u) * _row(real(d))
+    if is_complex(u):
+        sel = _largest_entry(u)
+        uk = np.sum(np.where(sel, u, 0.0), axis=-2)
+        g_hat = g_hat + np.where(sel, _row(-1j * imag(d) / uk), 0.0)
+    p_bar = _eig_gaps(a) * (_T(u) @ g_hat)
+    return (np.linalg.solve(_T(u), p_bar @ _T(u)),)  # U^-T (F o (U^T W^)) U^T
+
+
+eig_vectors_op = _op(
     "linalg.eig_vectors", lambda a: np.linalg.eig(a).eigenvectors,
-    jvp=_eig_vectors_refuse, vjp=_eig_vectors_refuse, nargs=1,
-    doc="The eigenvectors of np.linalg.eig: their derivative raises (see linalg.eigvals).",
-    examples=(Example(lambda a: np.abs(np.linalg.eig(a + np.diag([0.0, 1.5, 3.0]))[1]),
-                      ((3, 3),), domains=(Domain(-0.3, 0.3),), label="vectors of eig",
-                      raises=UnsupportedOpError),))
+    _eig_vectors_jvp, _eig_vectors_vjp,
+    doc="The eigenvectors U of np.linalg.eig (general real or complex square matrix, distinct "
+        "eigenvalues), differentiated in NumPy's (LAPACK geev's) normalization: unit 2-norm "
+        "columns whose largest-modulus entry is real. dU = dU~ + U diag(c), dU~ = U (F o "
+        "(U^-1 dA U)) [Giles], c_j = -Re(u_j^H du~_j) - i Im(du~_kj / u_kj); the VJP is its "
+        "transpose (see the notes above the op). Inf/NaN at a repeated eigenvalue; where two "
+        "entries of a column tie for the largest modulus NumPy's vector jumps, and the "
+        "derivative is that of the entry NumPy made real.",
+    examples=(Example(lambda a: np.linalg.eig(a + np.diag([0.0, 1.5, 3.0]))[1],
+                      ((3, 3),), domains=(Domain(-0.3, 0.3),), label="vectors (real)"),
+              Example(lambda a: (lambda v: np.real(v) + 2 * np.imag(v))(
+                  np.linalg.eig(a + _ROTATION).eigenvectors), ((3, 3),),
+                      domains=(Domain(-0.3, 0.3),), label="complex pair, Re + 2 Im"),
+              Example(lambda a: np.abs(np.linalg.eig(a)[1]), ((2, 3, 3),), label="|U|, batch")))
 
 
-@defcomposite((np.linalg.eig,))
+@defcomposite((np.linalg.eig,), examples=(
+    Example(lambda a: (lambda r: np.real(r.eigenvectors * _row(r.eigenvalues)
+                                         @ np.linalg.inv(r.eigenvectors)))(
+        np.linalg.eig(a + np.diag([0.0, 1.5, 3.0]))), ((3, 3),), domains=(Domain(-0.3, 0.3),),
+        label="U diag(w) U^-1 = a"),))
 def _eig(a):
-    """EigResult(eigenvalues, eigenvectors): the values differentiable, the vectors' derivative
-    an error when one is asked for (reverse mode: only if they are used)."""
+    """EigResult(eigenvalues, eigenvectors): one op each (linalg.eigvals with via='eig', so
+    the values are exactly eig's, and linalg.eig_vectors)."""
     _square(value_of(a))
     from numpy.linalg._linalg import EigResult
-    return EigResult(apply(eigvals_op, a), apply(eig_vectors_op, a))
+    return EigResult(apply(eigvals_op, a, via="eig"), apply(eig_vectors_op, a))
 
 
 # ------------------------------------------------------------------------------ svd
@@ -531,21 +674,38 @@ def _svd_vh(a, how):
     return apply(svd_vh_op, a, how=_uv(how))
 
 
+# Complex a [Townsend 2016 with conjugate transposes; the gauge as in JAX and Wan & Zhang,
+# "Automatic differentiation for complex valued SVD" (2019)]: with P = U^H dA V,
+#   ds = Re diag(P),  U^H dU = F o (P S + S P^H) + i Im(diag P) / S,  V^H dV = F o (S P + P^H S)
+# (+ (I - U U^H) dA V S^-1 for M > N, + (I - V V^H) dA^H U S^-1 for M < N). The columns of
+# U and V are fixed only up to a common phase each (U -> U D, V -> V D, D diagonal unitary):
+# only Im(diag(U^H dU)) - Im(diag(V^H dV)) = Im(diag P) / S is determined, and the gauge
+# puts it all on U (diag(V^H dV) = 0). Functions invariant under that phase (U diag(s) V^H,
+# |U|, U U^H, u_i v_i^H) are differentiated exactly; NumPy's own phases are not followed.
+# For a real a every conj is the identity and the imaginary part 0: Townsend's real rules.
 def _svd_s_jvp(ts, out, a, how):
     u, vh = _svd_u(a, how), _svd_vh(a, how)
-    return np.sum(u * (ts[0] @ _T(vh)), axis=-2)  # ds_i = u_i^T dA v_i
+    return real(np.sum(conj(u) * (ts[0] @ _H(vh)), axis=-2))  # ds_i = Re u_i^H dA v_i
 
 
 def _svd_s_vjp(g, needed, out, a, how):
-    return ((_svd_u(a, how) * _row(g)) @ _svd_vh(a, how),)  # U diag(g) V^T
+    return ((conj(_svd_u(a, how)) * _row(g)) @ conj(_svd_vh(a, how)),)  # conj(U diag(g) Vh)
+
+
+def _embed_diagonal(d):
+    """(..., K) -> (..., K, K) with d on the diagonal."""
+    return _col(d) * np.eye(np.shape(d)[-1])
 
 
 def _svd_u_jvp(ts, out, a, how):
-    u, s, v = out, _svd_s(a, how), _T(_svd_vh(a, how))
+    u, s, v = out, _svd_s(a, how), _H(_svd_vh(a, how))
     dav = ts[0] @ v
-    p = _T(u) @ dav
-    du = u @ (_inverse_gaps(s * s) * (p * _row(s) + _col(s) * _T(p)))
-    if np.shape(u)[-2] > np.shape(u)[-1]:  # tall: (I - U U^T) dA V S^-1
+    p = _H(u) @ dav
+    inner = _inverse_gaps(s * s) * (p * _row(s) + _col(s) * _H(p))
+    if is_complex(p):  # the gauge: i Im(P_ii) / s_i on the diagonal of U^H dU
+        inner = inner + _embed_diagonal(1j * imag(_diagonal(p)) / s)
+    du = u @ inner
+    if np.shape(u)[-2] > np.shape(u)[-1]:  # tall: (I - U U^H) dA V S^-1
         du = du + (dav - u @ p) / _row(s)
     return du
 
@@ -553,39 +713,44 @@ def _svd_u_jvp(ts, out, a, how):
 def _svd_u_vjp(g, needed, out, a, how):
     u, s, vh = out, _svd_s(a, how), _svd_vh(a, how)
     utg = _T(u) @ g
-    ga = u @ ((_inverse_gaps(s * s) * (utg - _T(utg))) * _row(s)) @ vh
+    p_bar = (_inverse_gaps(s * s) * (utg - _H(utg))) * _row(s)  # (Y + Y^H) S, Y = F o U^T G
+    if is_complex(utg):
+        p_bar = p_bar + _embed_diagonal(1j * imag(_diagonal(utg)) / s)
+    ga = conj(u) @ p_bar @ conj(vh)  # A_bar = conj(U) P_bar conj(Vh)
     if np.shape(u)[-2] > np.shape(u)[-1]:
-        ga = ga + ((g - u @ utg) / _row(s)) @ vh
+        ga = ga + ((g - conj(u) @ utg) / _row(s)) @ conj(vh)
     return (ga,)
 
 
 def _svd_vh_jvp(ts, out, a, how):
-    u, s, v = _svd_u(a, how), _svd_s(a, how), _T(out)
+    u, s, v = _svd_u(a, how), _svd_s(a, how), _H(out)
     t = ts[0]
-    p = _T(u) @ (t @ v)
-    dv = v @ (_inverse_gaps(s * s) * (_col(s) * p + _T(p) * _row(s)))
-    if np.shape(v)[-2] > np.shape(v)[-1]:  # wide: (I - V V^T) dA^T U S^-1
-        dv = dv + (_T(t) @ u - v @ _T(p)) / _row(s)
-    return _T(dv)
+    p = _H(u) @ (t @ v)
+    dv = v @ (_inverse_gaps(s * s) * (_col(s) * p + _H(p) * _row(s)))
+    if np.shape(v)[-2] > np.shape(v)[-1]:  # wide: (I - V V^H) dA^H U S^-1
+        dv = dv + (_H(t) @ u - v @ _H(p)) / _row(s)
+    return _H(dv)
 
 
 def _svd_vh_vjp(g, needed, out, a, how):
     u, s, vh = _svd_u(a, how), _svd_s(a, how), out
-    vtg = vh @ _T(g)  # V^T Vbar with Vbar = g^T
-    ga = u @ (_col(s) * (_inverse_gaps(s * s) * (vtg - _T(vtg)))) @ vh
+    vtg = conj(vh) @ _H(g)  # V^T Vbar with Vbar = g^H
+    ga = conj(u) @ (_col(s) * (_inverse_gaps(s * s) * (vtg - _H(vtg)))) @ conj(vh)
     if np.shape(vh)[-1] > np.shape(vh)[-2]:
-        ga = ga + (u / _row(s)) @ (g - (g @ _T(vh)) @ vh)
+        ga = ga + (conj(u) / _row(s)) @ (g - (g @ _T(vh)) @ conj(vh))
     return (ga,)
 
 
-_SVD_DOC = (" a = U diag(s) Vh, a (..., M, N), K = min(M, N): U (..., M, K), s (..., K), "
-            "Vh (..., K, N). [Townsend 2016] with F_ij = 1/(s_j^2 - s_i^2).")
+_SVD_DOC = (" a = U diag(s) Vh, a (..., M, N) real or complex, K = min(M, N): U (..., M, K), "
+            "s (..., K), Vh (..., K, N). [Townsend 2016] with F_ij = 1/(s_j^2 - s_i^2); the "
+            "complex case with conjugate transposes and JAX's gauge (notes above the op).")
 
 svd_s_op = _op(
     "linalg.svd_values", lambda a, how: _svd_primal(a, how)[1], _svd_s_jvp, _svd_s_vjp,
-    doc="Singular values s (svd, svdvals, svd(compute_uv=False)): ds = diag(U^T dA V), "
-        "cotangent U diag(g) V^T. At a repeated singular value: the derivative along NumPy's "
-        "singular vectors; at s = 0 a one-sided derivative (a subgradient for norms)." + _SVD_DOC,
+    doc="Singular values s (svd, svdvals, svd(compute_uv=False)): ds = Re diag(U^H dA V), "
+        "cotangent conj(U) diag(g) conj(Vh). At a repeated singular value: the derivative "
+        "along NumPy's singular vectors; at s = 0 a one-sided derivative (a subgradient for "
+        "norms)." + _SVD_DOC,
     examples=_examples(
         ("wide", lambda a: np.linalg.svd(_spread(a), compute_uv=False), ((3, 4),)),
         ("tall", lambda a: np.linalg.svdvals(_spread(a)), ((4, 3),)),
@@ -594,29 +759,39 @@ svd_s_op = _op(
 
 svd_u_op = _op(
     "linalg.svd_u", lambda a, how: _svd_primal(a, how)[0], _svd_u_jvp, _svd_u_vjp,
-    doc="Left singular vectors U: dU = U (F o (P S + S P^T)) + (I - U U^T) dA V S^-1 with "
-        "P = U^T dA V. Defined for distinct (and, for M > N, non-zero) singular values only: "
-        "inf/NaN otherwise. Column signs are NumPy's (LAPACK's) choice." + _SVD_DOC,
+    doc="Left singular vectors U: dU = U (F o (P S + S P^H) + i Im(diag P) S^-1) + (I - U U^H) "
+        "dA V S^-1 with P = U^H dA V (the imaginary diagonal term only for a complex a: the "
+        "gauge). Defined for distinct (and, for M > N or a complex a, non-zero) singular values "
+        "only: inf/NaN otherwise. Column signs (phases) are NumPy's (LAPACK's) choice: for a "
+        "complex a only phase-invariant functions match NumPy's." + _SVD_DOC,
     examples=_examples(
-        ("tall U * U", lambda a: np.linalg.svd(_spread(a), full_matrices=False).U ** 2, ((4, 3),)),
-        ("square U * U", lambda a: np.linalg.svd(_spread(a))[0] ** 2, ((3, 3),)),
+        ("tall |U|^2", lambda a: _abs2(np.linalg.svd(_spread(a), full_matrices=False).U),
+         ((4, 3),)),
+        ("square |U|^2", lambda a: _abs2(np.linalg.svd(_spread(a))[0]), ((3, 3),)),
         ("U diag(s) Vh = a", lambda a: (lambda r: (r.U * _row(r.S)) @ r.Vh)(
-            np.linalg.svd(_spread(a), full_matrices=False)), ((2, 4, 3),))))
+            np.linalg.svd(_spread(a), full_matrices=False)), ((2, 4, 3),)),
+        ("U U^H, tall", lambda a: (lambda u: u @ np.conj(_T(u)))(
+            np.linalg.svd(_spread(a), full_matrices=False)[0][..., :, :2]), ((4, 3),))))
 
 svd_vh_op = _op(
     "linalg.svd_vh", lambda a, how: _svd_primal(a, how)[2], _svd_vh_jvp, _svd_vh_vjp,
-    doc="Right singular vectors Vh = V^T: dV = V (F o (S P + P^T S)) + (I - V V^T) dA^T U "
-        "S^-1. Defined for distinct (and, for M < N, non-zero) singular values only." + _SVD_DOC,
+    doc="Right singular vectors Vh = V^H: dV = V (F o (S P + P^H S)) + (I - V V^H) dA^H U "
+        "S^-1 (gauge diag(V^H dV) = 0). Defined for distinct (and, for M < N, non-zero) "
+        "singular values only." + _SVD_DOC,
     examples=_examples(
-        ("wide Vh * Vh", lambda a: np.linalg.svd(_spread(a), full_matrices=False).Vh ** 2,
+        ("wide |Vh|^2", lambda a: _abs2(np.linalg.svd(_spread(a), full_matrices=False).Vh),
          ((3, 4),)),
         ("U diag(s) Vh = a, wide", lambda a: (lambda r: (r.U * _row(r.S)) @ r.Vh)(
             np.linalg.svd(_spread(a), full_matrices=False)), ((3, 4),)),
-        ("u_0 v_0^T", lambda a: (lambda r: r.U[..., :, :1] @ r.Vh[..., :1, :])(
-            np.linalg.svd(_spread(a))), ((3, 3),))))
+        ("u_0 v_0^H", lambda a: (lambda r: r.U[..., :, :1] @ r.Vh[..., :1, :])(
+            np.linalg.svd(_spread(a))), ((3, 3),)),
+        ("V V^H, wide", lambda a: (lambda vh: np.conj(_T(vh)) @ vh)(
+            np.linalg.svd(_spread(a), full_matrices=False)[2][..., :2, :]), ((3, 4),))))
 
 
-@defcomposite((np.linalg.svd,))
+@defcomposite((np.linalg.svd,), examples=(
+    Example(lambda a: np.linalg.svd(_spread(a), hermitian=True)[1], ((3, 3),),
+            domains=(SMALL,), label="hermitian=True refuses", raises=UnsupportedOpError),))
 def _svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     """SVDResult(U, S, Vh) (one op each), or the singular values for compute_uv=False."""
     if hermitian:
@@ -651,14 +826,16 @@ def _pinv_parts(out, a, hermitian):
 def _pinv_jvp(ts, out, a, rcond, rtol, hermitian):
     x, big_a, pa, qx = _pinv_parts(out, a, hermitian)
     da = _from_triangle(ts[0], True) if hermitian else ts[0]
-    dat = _T(da)
-    return -(x @ da @ x) + (x @ _T(x)) @ dat @ pa + qx @ dat @ (_T(x) @ x)
+    dah = _H(da)
+    return -(x @ da @ x) + (x @ _H(x)) @ dah @ pa + qx @ dah @ (_H(x) @ x)
 
 
 def _pinv_vjp(g, needed, out, a, rcond, rtol, hermitian):
+    # the transpose of t -> B t^H C is g -> conj(C g^T B) = conj(C) g^H conj(B)
     x, big_a, pa, qx = _pinv_parts(out, a, hermitian)
-    gt = _T(g)
-    ga = -(_T(x) @ g @ _T(x)) + pa @ gt @ (x @ _T(x)) + (_T(x) @ x) @ gt @ qx
+    gh = _H(g)
+    ga = (-(_T(x) @ g @ _T(x)) + conj(pa) @ gh @ conj(x @ _H(x))
+          + conj(_H(x) @ x) @ gh @ conj(qx))
     return (_to_triangle(ga, True) if hermitian else ga,)
 
 
@@ -671,10 +848,11 @@ pinv_op = _op(
     lambda a, rcond, rtol, hermitian: np.linalg.pinv(a, rcond=rcond, hermitian=hermitian,
                                                      rtol=rtol),
     _pinv_jvp, _pinv_vjp, numpy=(np.linalg.pinv,), bind=_bind_pinv,
-    doc="X = pinv(A), A (..., M, N): dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T "
-        "X^T X [Golub-Pereyra 1973], valid where the rank is locally constant (it assumes the "
-        "rank, as cut by rcond/rtol, stays what it is). hermitian=True reads the lower "
-        "triangle, with the triangle convention of eigh.",
+    doc="X = pinv(A), A (..., M, N) real or complex: dX = -X dA X + X X^H dA^H (I - A X) + "
+        "(I - X A) dA^H X^H X [Golub-Pereyra 1973], valid where the rank is locally constant "
+        "(it assumes the rank, as cut by rcond/rtol, stays what it is). hermitian=True reads "
+        "the lower triangle (complex: the Hermitian matrix, real diagonal), with the triangle "
+        "convention of eigh.",
     examples=_examples(
         ("wide", lambda a: np.linalg.pinv(_spread(a)), ((3, 4),)),
         ("tall", lambda a: np.linalg.pinv(_spread(a)), ((4, 3),)),
@@ -692,12 +870,17 @@ def _qr_r(a):
 
 
 def _qr_square_tangents(da, q, r):
-    """(dQ, dR) for M >= N, r square: B = dA R^-1, C = Q^T B, Omega = tril(C, -1) minus its
-    transpose; dQ = Q (Omega - C) + B, dR = (C - Omega) R [Walter-Lehmann]."""
+    """(dQ, dR) for M >= N, r square: B = dA R^-1, C = Q^H B, Omega = tril(C, -1) minus its
+    conjugate transpose (plus i Im(diag C) for a complex a, whose R has a real diagonal);
+    dQ = Q (Omega - C) + B, dR = (C - Omega) R [Walter-Lehmann; complex: Q^H dQ is
+    skew-Hermitian and dR R^-1 upper triangular with a real diagonal]."""
     b = _solve_right(da, r)
-    c = _T(q) @ b
-    low = np.where(np.tri(np.shape(c)[-1], k=-1, dtype=bool), c, 0.0)
-    omega = low - _T(low)
+    c = _H(q) @ b
+    k = np.shape(c)[-1]
+    low = np.where(np.tri(k, k=-1, dtype=bool), c, 0.0)
+    omega = low - _H(low)
+    if is_complex(c):  # R's diagonal is real (LAPACK): Q^H dQ takes i Im(diag C)
+        omega = omega + np.where(np.eye(k, dtype=bool), 1j * imag(c), 0.0)
     return q @ (omega - c) + b, (c - omega) @ r
 
 
@@ -707,7 +890,7 @@ def _qr_tangents(da, a, q, r):
         return _qr_square_tangents(da, q, r)
     # wide: a = [X Y] with X square; Q, R1 come from X and R2 = Q^T Y
     dq, dr1 = _qr_square_tangents(da[..., :m], q, r[..., :m])
-    dr2 = _T(dq) @ a[..., m:] + _T(q) @ da[..., m:]
+    dr2 = _H(dq) @ a[..., m:] + _H(q) @ da[..., m:]
     return dq, np.concatenate([dr1, dr2], axis=-1)
 
 
@@ -718,8 +901,11 @@ def _qr_square_cotangent(gq, gr, q, r):
         h = _T(q) @ gq
     if gr is not None:
         h = h - gr @ _T(r)
-    gc = np.where(np.tri(np.shape(r)[-1], k=-1, dtype=bool), h - _T(h), 0.0) - h
-    gb = q @ gc if gq is None else gq + q @ gc
+    k = np.shape(r)[-1]
+    gc = np.where(np.tri(k, k=-1, dtype=bool), h - _H(h), 0.0) - h
+    if is_complex(h):
+        gc = gc + np.where(np.eye(k, dtype=bool), 1j * imag(h), 0.0)
+    gb = conj(q) @ gc if gq is None else gq + conj(q) @ gc
     return _T(np.linalg.solve(r, _T(gb)))  # gB R^-T
 
 
@@ -734,8 +920,8 @@ def _qr_cotangent(gq, gr, a, q, r):
         gx = _qr_square_cotangent(gq, None, q, r[..., :m])
     else:
         gr2 = gr[..., m:]
-        gy = q @ gr2
-        extra = y @ _T(gr2)
+        gy = conj(q) @ gr2
+        extra = conj(y) @ _H(gr2)
         gx = _qr_square_cotangent(extra if gq is None else gq + extra, gr[..., :m], q,
                                   r[..., :m])
     return np.concatenate([gx, gy], axis=-1)
@@ -746,9 +932,11 @@ def _qr_r_primal(a, mode):
 
 
 _QR_DOC = (" a (..., M, N) = Q R, K = min(M, N): Q (..., M, K), R (..., K, N), Householder "
-           "signs as NumPy (LAPACK) computes them. Needs the leading K x K block of a to have "
-           "full rank (R^-1 appears): inf/NaN otherwise. Wide a = [X Y]: Q, R1 from X, "
-           "R2 = Q^T Y [Walter-Lehmann; the wide case as in JAX].")
+           "signs as NumPy (LAPACK) computes them (complex a: R's diagonal real, as LAPACK's "
+           "zgeqrf makes it, which fixes Q's phases: every function of Q, R is "
+           "differentiated). Needs the leading K x K block of a to have full rank (R^-1 "
+           "appears): inf/NaN otherwise. Wide a = [X Y]: Q, R1 from X, R2 = Q^H Y "
+           "[Walter-Lehmann; the wide case as in JAX].")
 
 qr_q_op = _op(
     "linalg.qr_q", lambda a, mode: np.linalg.qr(a, mode=mode).Q,
@@ -789,9 +977,9 @@ def _qr(a, mode="reduced"):
 
 
 # ------------------------------------------------------------------------------ lstsq
-# a (M, N), b (M, m) (2-D here; the composite handles a 1-D b). With X = pinv(a), x = X b
-# and r = b - a x, Golub-Pereyra's dX gives
-#   dx = X (db - dA x) + X X^T dA^T r + (I - X a) dA^T X^T x.
+# a (M, N), b (M, m) (2-D here; the composite handles a 1-D b), real or complex. With
+# X = pinv(a), x = X b and r = b - a x, Golub-Pereyra's dX gives
+#   dx = X (db - dA x) + X X^H dA^H r + (I - X a) dA^H X^H x.
 def _lstsq_pinv(a, rcond):
     return apply(pinv_op, a, rcond=rcond, rtol=np._NoValue, hermitian=False)
 
@@ -801,9 +989,9 @@ def _lstsq_x_jvp(ts, out, a, b, rcond):
     x, big_x = out, _lstsq_pinv(a, rcond)
     dx = None if tb is None else big_x @ tb
     if ta is not None:
-        r, v = b - a @ x, _T(big_x) @ x
+        r, v = b - a @ x, _H(big_x) @ x
         qx = _eye(np.shape(a)[-1], x) - big_x @ a
-        part = -(big_x @ (ta @ x)) + big_x @ (_T(big_x) @ (_T(ta) @ r)) + qx @ (_T(ta) @ v)
+        part = -(big_x @ (ta @ x)) + big_x @ (_H(big_x) @ (_H(ta) @ r)) + qx @ (_H(ta) @ v)
         dx = part if dx is None else dx + part
     return dx
 
@@ -813,9 +1001,9 @@ def _lstsq_x_vjp(g, needed, out, a, b, rcond):
     gb = _T(big_x) @ g
     ga = None
     if needed[0]:
-        r, v = b - a @ x, _T(big_x) @ x
+        r, v = b - a @ x, _H(big_x) @ x
         qx = _eye(np.shape(a)[-1], x) - big_x @ a
-        ga = -(gb @ _T(x)) + r @ _T(big_x @ gb) + v @ (_T(g) @ qx)
+        ga = -(gb @ _T(x)) + conj(r) @ _T(big_x @ conj(gb)) + conj(v) @ (_H(g) @ conj(qx))
     return ga, (gb if needed[1] else None)
 
 
@@ -840,12 +1028,12 @@ def _lstsq_res_jvp(ts, out, a, b, rcond):
     ta, tb = ts
     x, r = _lstsq_residual(a, b, rcond)
     d = tb if ta is None else (-(ta @ x) if tb is None else tb - ta @ x)
-    return 2 * np.sum(r * d, axis=-2)  # a^T r = 0 at the minimum: only db - dA x counts
+    return 2 * real(np.sum(conj(r) * d, axis=-2))  # a^H r = 0: only db - dA x counts
 
 
 def _lstsq_res_vjp(g, needed, out, a, b, rcond):
     x, r = _lstsq_residual(a, b, rcond)
-    gb = 2 * r * _row(g)
+    gb = 2 * conj(r) * _row(g)
     return (-(gb @ _T(x)) if needed[0] else None), (gb if needed[1] else None)
 
 
@@ -853,7 +1041,7 @@ lstsq_res_op = _op(
     "linalg.lstsq_residuals", lambda a, b, rcond: np.linalg.lstsq(a, b, rcond=rcond)[1],
     _lstsq_res_jvp, _lstsq_res_vjp, nargs=2,
     doc="residuals of lstsq (full column rank, M > N): ||b - a x||^2 per column of b; "
-        "d = 2 r^T (db - dA x) (the a dx term vanishes as a^T r = 0).",
+        "d = 2 Re r^H (db - dA x) (the a dx term vanishes as a^H r = 0).",
     examples=_examples(
         ("vector b", lambda a, b: np.linalg.lstsq(_spread(a), b)[1], ((4, 2), (4,))),
         ("matrix b", lambda a, b: np.linalg.lstsq(_spread(a), b)[1], ((5, 3), (5, 2)))))
@@ -876,7 +1064,7 @@ def _lstsq(a, b, rcond=None):
     if rank == n and m > n:
         residuals = apply(lstsq_res_op, a, b2, rcond=rc)
     else:
-        residuals = np.array([], dtype=_dtype(x))
+        residuals = np.array([], dtype=np.finfo(_dtype(x)).dtype)  # real, as NumPy's
     return (x[..., 0] if np.ndim(b) == 1 else x), residuals, rank, apply(svd_s_op, a, how="values")
 
 

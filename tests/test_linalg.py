@@ -1,6 +1,9 @@
 """np.linalg in both modes, beyond the registered examples: stacks, float32, second order by
 nesting, the triangle convention of symmetric-input routines, every norm, degenerate
-spectra, result types and refusals."""
+spectra, result types and refusals; complex matrices (gradients dL/dx - i dL/dy against
+finite differences, the dot-product test with complex directions, second order on the
+stacked real and imaginary parts, the Hermitian triangle, the gauge of eigh/svd vectors)
+and the eigenvectors of np.linalg.eig in NumPy's own normalization."""
 import numpy as np
 import pytest
 
@@ -476,21 +479,30 @@ def test_eigvals_of_a_general_matrix(mode):
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
-def test_eig_values_differentiate_and_vectors_refuse():
+def test_eig_values_and_vectors_differentiate():
+    """eig's values are eigvals' (the same op); its vectors differentiate in both modes."""
     f = lambda a: np.sum(np.abs(np.linalg.eig(a).eigenvalues) ** 2)  # noqa: E731
     np.testing.assert_allclose(tapes.grad(f)(NONSYMMETRIC),
                                tapes.grad(lambda a: np.sum(np.abs(np.linalg.eigvals(a)) ** 2))(
                                    NONSYMMETRIC))
-    with pytest.raises(adcore.UnsupportedOpError, match=r"eigenvectors.*eigh"):
-        tapes.grad(lambda a: np.sum(np.abs(np.linalg.eig(a).eigenvectors)))(NONSYMMETRIC)
-    with pytest.raises(adcore.UnsupportedOpError, match=r"eigenvectors"):  # forward: every output
-        dualnum.grad(f)(NONSYMMETRIC)
+    g = lambda a: np.sum(np.abs(np.linalg.eig(a).eigenvectors) * W33)  # noqa: E731
+    fd = numerical_jacobian(g, (NONSYMMETRIC,))
+    for grad in (tapes.grad, dualnum.grad):
+        np.testing.assert_allclose(grad(f)(NONSYMMETRIC), numerical_jacobian(f, (NONSYMMETRIC,)),
+                                   rtol=1e-6, atol=1e-8)
+        out = grad(g)(NONSYMMETRIC)
+        assert out.dtype == np.float64  # a real input keeps the real part
+        np.testing.assert_allclose(out, fd, rtol=1e-6, atol=1e-8)
 
 
-def test_eigvals_refuses_second_derivatives():
+@pytest.mark.parametrize("nesting", list(NESTINGS))
+def test_eigvals_second_derivatives_by_nesting(nesting):
+    """eigvals' rule is made of registered ops (the eigenvectors an op too): it nests."""
     f = lambda a: np.sum(np.abs(np.linalg.eigvals(a)) ** 2)  # noqa: E731
-    with pytest.raises(adcore.UnsupportedOpError, match="second derivatives"):
-        dualnum.jacobian(tapes.grad(f))(NONSYMMETRIC)
+    outer, inner = NESTINGS[nesting]
+    H = outer(inner(f))(NONSYMMETRIC)
+    fd = numerical_jacobian(tapes.grad(f), (NONSYMMETRIC,))
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
 
 
 @both
@@ -614,3 +626,301 @@ def test_structural_zero_direction_beats_nan_reverse_into_reshape():
     with np.errstate(all="ignore"):
         J = tapes.jacobian(f)(DEGENERATE)
     np.testing.assert_array_equal(J[9, :9], 0.0)
+
+
+# ------------------------------------------------------------------------------ complex
+# The convention of adcore.ops_complex: the gradient of a real-valued L of a complex Z is
+# dL/dx - i dL/dy; a cotangent w pairs with a tangent t by Re(sum(w * t)).
+def crand(*shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, shape) + 1j * rng.uniform(-1, 1, shape)
+
+
+def herm(z):
+    """A Hermitian matrix with distinct, well-separated eigenvalues."""
+    n = z.shape[-1]
+    return (z + np.conj(np.swapaxes(z, -1, -2))) / 2 + np.diag(3.0 * np.arange(n))
+
+
+def hpd(z):
+    return z @ np.conj(np.swapaxes(z, -1, -2)) + 2 * np.eye(z.shape[-1])
+
+
+def H(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def complex_fd_grad(L, z, h=1e-6):
+    """dL/dx - i dL/dy by central differences along each entry's real and imaginary parts."""
+    g = np.zeros(z.shape, dtype=complex)
+    for idx in np.ndindex(z.shape):
+        e = np.zeros(z.shape, dtype=complex)
+        e[idx] = h
+        dx = (L(z + e) - L(z - e)) / (2 * h)
+        dy = (L(z + 1j * e) - L(z - 1j * e)) / (2 * h)
+        g[idx] = dx - 1j * dy
+    return g
+
+
+Z33, Z43, Z34 = crand(3, 3, seed=30), crand(4, 3, seed=31), crand(3, 4, seed=32)
+CW33, CW43 = crand(3, 3, seed=33), crand(4, 3, seed=34)
+B33 = crand(3, 3, seed=35)
+
+
+def re_sum(x, w):
+    return np.real(np.sum(x * w))
+
+
+# name -> (L, input): every L real-valued; eigen/singular vectors only through functions
+# invariant under the phase of each column (or of the pair u_i, v_i).
+COMPLEX_GRADIENTS = {
+    "solve": (lambda z: re_sum(np.linalg.solve(wc(z), CW33[:, 0]), 1.0), Z33),
+    "solve wrt b": (lambda b: re_sum(np.linalg.solve(wc(Z33), b), CW33), B33),
+    "inv": (lambda z: re_sum(np.linalg.inv(wc(z)), CW33), Z33),
+    "det": (lambda z: re_sum(np.linalg.det(z), 1.0 - 2.0j), Z33),
+    "det singular (minors)": (lambda z: re_sum(np.linalg.det(z * np.array([1.0, 1.0, 0.0])),
+                                               1.0 + 0.5j), Z33),
+    "slogdet logabsdet": (lambda z: np.linalg.slogdet(wc(z)).logabsdet, Z33),
+    "slogdet sign": (lambda z: re_sum(np.linalg.slogdet(z).sign, 0.3 + 2.0j), Z33),
+    "slogdet sign exp(logabsdet) = det": (
+        lambda z: re_sum((lambda r: r.sign * np.exp(r.logabsdet))(np.linalg.slogdet(z)), 1j), Z33),
+    "cholesky of z z^H": (lambda z: re_sum(np.linalg.cholesky(hpd(z)), CW33), Z33),
+    "cholesky reads the lower triangle": (lambda z: re_sum(np.linalg.cholesky(wc(z)), CW33), Z33),
+    "cholesky upper": (lambda z: re_sum(np.linalg.cholesky(wc(z), upper=True), CW33), Z33),
+    "eigvalsh": (lambda z: np.sum(np.linalg.eigvalsh(herm(z)) * C3), Z33),
+    "eigvalsh of a triangle, UPLO=U": (lambda z: np.sum(np.linalg.eigvalsh(
+        z + np.diag([0.0, 3.0, 6.0]), UPLO="U") ** 2), Z33),
+    "eigh |V|^2": (lambda z: np.sum(np.abs(np.linalg.eigh(herm(z))[1]) ** 2 * W33), Z33),
+    "eigh |V|, triangle": (lambda z: np.sum(np.abs(np.linalg.eigh(
+        z + np.diag([0.0, 3.0, 6.0]))[1]) * W33), Z33),
+    "eigh V diag(c) V^H": (lambda z: (lambda v: re_sum((v * C3) @ H(v), CW33))(
+        np.linalg.eigh(herm(z), UPLO="U")[1]), Z33),
+    "eigh |V^H B V|": (lambda z: (lambda v: np.sum(np.abs(H(v) @ B33 @ v) * W33))(
+        np.linalg.eigh(herm(z))[1]), Z33),
+    "svdvals tall": (lambda z: np.sum(np.linalg.svdvals(z) * C3), Z43),
+    "svd compute_uv=False wide": (lambda z: np.sum(np.linalg.svd(z, compute_uv=False) ** 3), Z34),
+    "svd |U|^2 tall": (lambda z: np.sum(np.abs(np.linalg.svd(z, full_matrices=False).U) ** 2
+                                        * W33[0]), Z43),
+    "svd |Vh| wide": (lambda z: np.sum(np.abs(np.linalg.svd(z, full_matrices=False).Vh)
+                                       * W33[:, :1]), Z34),
+    "svd U diag(s) Vh, full square": (lambda z: (lambda r: re_sum((r.U * r.S) @ r.Vh, CW33))(
+        np.linalg.svd(z)), Z33),
+    "svd U U^H (2 columns) tall": (lambda z: (lambda u: re_sum(u @ H(u), CW43 @ CW43.T))(
+        np.linalg.svd(z, full_matrices=False).U[:, :2]), Z43),
+    "svd u_0 v_0^H wide": (lambda z: (lambda r: re_sum(r.U[:, :1] @ r.Vh[:1], CW43.T))(
+        np.linalg.svd(z, full_matrices=False)), Z34),
+    "svd |U|^2 + |Vh|^2, square full": (lambda z: (lambda r: np.sum(np.abs(r.U) ** 2 * W33)
+                                        + np.sum(np.abs(r.Vh) ** 2 * W33.T))(np.linalg.svd(z)),
+                                        Z33),
+    "norm nuc": (lambda z: np.linalg.norm(z, "nuc"), Z43),
+    "norm 2 (spectral)": (lambda z: np.linalg.norm(z, 2), Z34),
+    "norm -2": (lambda z: np.linalg.norm(z, -2), Z43),
+    "norm fro": (lambda z: np.linalg.norm(z), Z43),
+    "norm 1": (lambda z: np.linalg.norm(z, 1), Z43),
+    "norm inf": (lambda z: np.linalg.norm(z, np.inf), Z43),
+    "vector norm 3": (lambda z: np.linalg.norm(z[0], 3), Z43),
+    "matrix_norm nuc": (lambda z: np.linalg.matrix_norm(z, ord="nuc"), Z34),
+    "cond": (lambda z: np.linalg.cond(z), Z33),
+    "cond fro": (lambda z: np.linalg.cond(wc(z), "fro"), Z33),
+    "pinv tall": (lambda z: re_sum(np.linalg.pinv(z), CW43.T), Z43),
+    "pinv wide": (lambda z: re_sum(np.linalg.pinv(z), CW43), Z34),
+    "pinv hermitian": (lambda z: re_sum(np.linalg.pinv(wc(z), hermitian=True), CW33), Z33),
+    "lstsq x tall": (lambda z: re_sum(np.linalg.lstsq(z, CW43[:, 0])[0], C3), Z43),
+    "lstsq x wide": (lambda z: re_sum(np.linalg.lstsq(z, CW33[:, 0])[0], CW43[:, 0]), Z34),
+    "lstsq residuals": (lambda z: np.sum(np.linalg.lstsq(z, CW43)[1]), Z43),
+    "lstsq s": (lambda z: np.sum(np.linalg.lstsq(z, CW43)[3]), Z43),
+    "qr Q tall": (lambda z: re_sum(np.linalg.qr(z).Q, CW43), Z43),
+    "qr R tall": (lambda z: re_sum(np.linalg.qr(z).R, CW33), Z43),
+    "qr Q wide": (lambda z: re_sum(np.linalg.qr(z).Q, CW33), Z34),
+    "qr R wide": (lambda z: re_sum(np.linalg.qr(z).R, CW43.T), Z34),
+    "qr complete square": (lambda z: re_sum(np.linalg.qr(z, "complete").Q, CW33), Z33),
+    "matrix_power 3": (lambda z: re_sum(np.linalg.matrix_power(z, 3), CW33), Z33),
+    "matrix_power -2": (lambda z: re_sum(np.linalg.matrix_power(wc(z), -2), CW33), Z33),
+    "multi_dot": (lambda z: re_sum(np.linalg.multi_dot([z, CW33, z, CW33[0]]), C3), Z33),
+    "eigvals": (lambda z: np.sum(np.abs(np.linalg.eigvals(z)) ** 2 * C3), Z33),
+    "eig values": (lambda z: re_sum(np.linalg.eig(z).eigenvalues, CW33[0]), Z33),
+    "eig vectors themselves": (lambda z: re_sum(np.linalg.eig(z).eigenvectors, CW33), Z33),
+    "eig |U|, batch": (lambda z: np.sum(np.abs(np.linalg.eig(z)[1]) * W33),
+                       crand(2, 3, 3, seed=36)),
+    "eig U diag(w) U^-1": (lambda z: (lambda r: re_sum(
+        (r.eigenvectors * r.eigenvalues) @ np.linalg.inv(r.eigenvectors), CW33))(
+        np.linalg.eig(z)), Z33),
+    "matrix_rank has no derivative": (lambda z: np.linalg.matrix_rank(z) * np.linalg.norm(z),
+                                      Z33),
+}
+
+
+@both
+@pytest.mark.parametrize("name", list(COMPLEX_GRADIENTS))
+def test_complex_gradient_is_dx_minus_i_dy(mode, name):
+    L, z = COMPLEX_GRADIENTS[name]
+    g = GRADS[mode](L)(z)
+    assert g.dtype == np.complex128 and g.shape == z.shape
+    np.testing.assert_allclose(g, complex_fd_grad(L, z), rtol=1e-6, atol=1e-7)
+
+
+# complex-valued outputs: JVP along a complex direction against finite differences, and
+# the dot-product test Re(sum(w * J v)) = Re(sum(J^T w * v))
+COMPLEX_MAPS = {
+    "solve": (lambda z: np.linalg.solve(wc(z), CW33), Z33),
+    "inv": (lambda z: np.linalg.inv(wc(z)), Z33),
+    "det": (lambda z: np.linalg.det(z), Z33),
+    "slogdet": (lambda z: (lambda r: r.sign * r.logabsdet)(np.linalg.slogdet(z)), Z33),
+    "cholesky": (lambda z: np.linalg.cholesky(wc(z)), Z33),
+    "cholesky upper of z z^H": (lambda z: np.linalg.cholesky(hpd(z), upper=True), Z33),
+    "eigh V diag(c) V^H": (lambda z: (lambda v: (v * C3) @ H(v))(np.linalg.eigh(herm(z))[1]),
+                           Z33),
+    "eigh values": (lambda z: np.linalg.eigh(z + np.diag([0.0, 3.0, 6.0])).eigenvalues, Z33),
+    "svd U diag(s) Vh tall": (lambda z: (lambda r: (r.U * r.S) @ r.Vh)(
+        np.linalg.svd(z, full_matrices=False)), Z43),
+    "svd U diag(c) Vh wide": (lambda z: (lambda r: (r.U * C3) @ r.Vh)(
+        np.linalg.svd(z, full_matrices=False)), Z34),
+    "svd U U^H square": (lambda z: (lambda u: u[:, :2] @ H(u[:, :2]))(np.linalg.svd(z).U), Z33),
+    "svdvals": (lambda z: np.linalg.svdvals(z), Z43),
+    "pinv": (lambda z: np.linalg.pinv(z), Z43),
+    "pinv hermitian": (lambda z: np.linalg.pinv(wc(z), hermitian=True), Z33),
+    "lstsq": (lambda z: np.linalg.lstsq(z, CW43)[0], Z43),
+    "qr Q": (lambda z: np.linalg.qr(z).Q, Z43),
+    "qr R wide": (lambda z: np.linalg.qr(z).R, Z34),
+    "eig vectors": (lambda z: np.linalg.eig(z).eigenvectors, Z33),
+    "eigvals": (lambda z: np.linalg.eigvals(z), Z33),
+    "matrix_power": (lambda z: np.linalg.matrix_power(z, 5), Z33),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPLEX_MAPS))
+def test_complex_jvp_against_fd_and_the_dot_product_test(name):
+    f, z = COMPLEX_MAPS[name]
+    v = crand(*z.shape, seed=40)
+    out, jv = dualnum.jvp(f, (z,), (v,))
+    h = 1e-6
+    np.testing.assert_allclose(jv, (f(z + h * v) - f(z - h * v)) / (2 * h), rtol=1e-6, atol=1e-7)
+    w = crand(*np.shape(out), seed=41)
+    if not np.iscomplexobj(out):  # a real output takes a real cotangent
+        w = np.real(w)
+    out_r, vjp_fn = tapes.vjp(f, z)
+    np.testing.assert_allclose(out_r, out, rtol=1e-13)
+    (zbar,) = vjp_fn(w)
+    lhs, rhs = np.real(np.sum(w * jv)), np.real(np.sum(zbar * v))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-12)
+
+
+def stacked(L, shape):
+    """L as a function of one real vector [Re z; Im z] (second order on a real vector)."""
+    n = int(np.prod(shape))
+    return lambda xy: L(np.reshape(xy[:n], shape) + 1j * np.reshape(xy[n:], shape))
+
+
+COMPLEX_SECOND_ORDER = ["det singular (minors)", "slogdet logabsdet", "slogdet sign",
+                        "cholesky reads the lower triangle", "eigvalsh", "eigh |V|^2",
+                        "svd |U|^2 tall", "svd |Vh| wide", "norm nuc", "pinv tall", "qr Q tall",
+                        "lstsq x tall", "eigvals", "eig vectors themselves", "eig |U|, batch"]
+
+
+@pytest.mark.parametrize("nesting", ["dualnum.jacobian(tapes.grad)",
+                                     "tapes.jacobian(dualnum.grad)"])
+@pytest.mark.parametrize("name", COMPLEX_SECOND_ORDER)
+def test_complex_second_derivatives_by_nesting(name, nesting):
+    L, z = COMPLEX_GRADIENTS[name]
+    f = stacked(L, z.shape)
+    xy = np.concatenate([np.ravel(z.real), np.ravel(z.imag)])
+    outer, inner = NESTINGS[nesting]
+    Hm = outer(inner(f))(xy)
+    fd = numerical_jacobian(tapes.grad(f), (xy,))
+    np.testing.assert_allclose(Hm, fd, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(fd).max()))
+    np.testing.assert_allclose(Hm, Hm.T, rtol=1e-8, atol=1e-9 * max(1.0, np.abs(fd).max()))
+
+
+@both
+@pytest.mark.parametrize("name,tri", [
+    ("eigvalsh L", "L"), ("eigvalsh U", "U"), ("eigh |V| L", "L"), ("cholesky", "L"),
+    ("cholesky upper", "U"), ("pinv hermitian", "L")])
+def test_hermitian_input_routines_read_one_triangle_and_the_real_diagonal(mode, name, tri):
+    """NumPy reads one triangle and ignores the imaginary part of the diagonal (LAPACK):
+    their gradients are exactly 0; finite differences along non-Hermitian complex
+    perturbations agree with Re(sum(g * e))."""
+    f = {"eigvalsh L": lambda z: np.sum(np.linalg.eigvalsh(spread(z)) * C3),
+         "eigvalsh U": lambda z: np.sum(np.linalg.eigvalsh(spread(z), UPLO="U") ** 2),
+         "eigh |V| L": lambda z: np.sum(np.abs(np.linalg.eigh(spread(z))[1]) * W33),
+         "cholesky": lambda z: re_sum(np.linalg.cholesky(wc(z)), CW33),
+         "cholesky upper": lambda z: re_sum(np.linalg.cholesky(wc(z), upper=True), CW33),
+         "pinv hermitian": lambda z: re_sum(np.linalg.pinv(wc(z), hermitian=True), CW33)}[name]
+    z = crand(3, 3, seed=42)
+    g = GRADS[mode](f)(z)
+    unread = np.triu(g, 1) if tri == "L" else np.tril(g, -1)
+    np.testing.assert_array_equal(unread, 0.0)
+    np.testing.assert_array_equal(np.imag(np.diagonal(g)), 0.0)
+    assert np.all(np.abs(g[np.tril_indices(3, -1) if tri == "L" else np.triu_indices(3, 1)]) > 0)
+    h = 1e-6
+    for e in (crand(3, 3, seed=43), H(crand(3, 3, seed=44)) + crand(3, 3, seed=44)):
+        fd = (f(z + h * e) - f(z - h * e)) / (2 * h)
+        np.testing.assert_allclose(np.real(np.sum(g * e)), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_the_gauge_of_complex_eigh_and_svd_vectors():
+    """The documented gauge: diag(V^H dV) = 0 for eigh and for svd's V; svd's U carries the
+    determined relative phase, Im diag(U^H dU) = Im diag(U^H dA V) / s."""
+    v_dir = crand(4, 3, seed=45)
+    _, dv = dualnum.jvp(lambda z: np.linalg.eigh(herm(z))[1], (Z33,), (v_dir[:3],))
+    v = np.linalg.eigh(herm(Z33))[1]
+    np.testing.assert_allclose(np.diagonal(H(v) @ dv), 0.0, atol=1e-13)
+    r = np.linalg.svd(Z43, full_matrices=False)
+    _, dvh = dualnum.jvp(lambda z: np.linalg.svd(z, full_matrices=False).Vh, (Z43,), (v_dir,))
+    np.testing.assert_allclose(np.diagonal(dvh @ H(r.Vh)), 0.0, atol=1e-13)
+    _, du = dualnum.jvp(lambda z: np.linalg.svd(z, full_matrices=False).U, (Z43,), (v_dir,))
+    p = H(r.U) @ v_dir @ H(r.Vh)
+    np.testing.assert_allclose(np.diagonal(H(r.U) @ du), 1j * np.imag(np.diagonal(p)) / r.S,
+                               atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["complex", "real with complex pairs", "real"])
+def test_numpys_eig_vectors_satisfy_the_differentiated_normalization(kind):
+    """The normalization the eig_vectors rule differentiates is what NumPy returns: unit
+    2-norm columns whose largest-modulus entry is real (positive for a complex matrix)."""
+    rng = np.random.default_rng(50)
+    for trial in range(20):
+        n = 2 + trial % 5
+        a = rng.normal(size=(n, n)) + (1j * rng.normal(size=(n, n)) if kind == "complex" else 0)
+        if kind == "real":
+            a = a @ a.T + np.diag(np.arange(n))  # symmetric: real eigenvalues
+        w, u = np.linalg.eig(a)
+        if kind == "real with complex pairs" and not np.iscomplexobj(u):
+            continue
+        np.testing.assert_allclose(np.linalg.norm(u, axis=0), 1.0, rtol=1e-13)
+        k = np.argmax(np.abs(u), axis=0)
+        largest = u[k, np.arange(n)]
+        np.testing.assert_array_equal(np.imag(largest), 0.0)
+        if kind == "complex":
+            assert np.all(np.real(largest) > 0)
+
+
+@both
+def test_eig_vectors_of_a_real_matrix_with_a_complex_pair(mode):
+    """A real input: complex eigenvectors, a real gradient, every function of U (here its
+    real and imaginary parts) differentiated as NumPy computes it."""
+    a = NONSYMMETRIC + np.array([[0.0, 2.0, 0.0], [-2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert np.iscomplexobj(np.linalg.eig(a)[1])
+    f = lambda a: np.sum(np.real(np.linalg.eig(a)[1]) * W33 + np.imag(np.linalg.eig(a)[1]))
+    g = GRADS[mode](f)(a)
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, numerical_jacobian(f, (a,)), rtol=1e-6, atol=1e-8)
+
+
+@both
+def test_complex_det_gradient_is_the_cofactor_matrix_also_at_singular_matrices(mode):
+    for a in (Z33, Z33 * np.array([1.0, 1.0, 0.0]), np.outer(CW33[0], CW33[1])):
+        cof = np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1))
+                         for j in range(3)] for i in range(3)])
+        # det is holomorphic: the gradient of Re(det) is d det / dz, the cofactors
+        np.testing.assert_allclose(GRADS[mode](lambda z: np.real(np.linalg.det(z)))(a),
+                                   cof, atol=1e-12)
+
+
+@both
+def test_complex64_stays_complex64(mode):
+    z = Z33.astype(np.complex64)
+    for f in (lambda z: np.linalg.slogdet(wc(z))[1], lambda z: np.sum(np.linalg.svdvals(z)),
+              lambda z: np.sum(np.abs(np.linalg.eigh(herm(z))[1]) ** 2 * W33)):
+        g = GRADS[mode](f)(z)
+        assert g.dtype == np.complex64
+        np.testing.assert_allclose(g, GRADS[mode](f)(Z33), rtol=2e-3, atol=2e-4)
