@@ -280,13 +280,16 @@ def _inv_T(a):
 
 
 def _cofactors(a, det):
-    """d det / d a = the cofactor matrix adj(a)^T, (..., n, n): det a^-T where every det in
-    the stack is non-zero. Else, for a real a, from the SVD, sign U diag(prod_{j != i} s_j) Vh
+    """d det / d a = the cofactor matrix adj(a)^T, (..., n, n): det a^-T where every matrix
+    in the stack is well conditioned (cond < 1e8). Else, for a real a, from the SVD, sign U diag(prod_{j != i} s_j) Vh
     with sign = det(U) det(Vh) (+-1, locally constant) -- a polynomial, defined at singular
     matrices too (0 where rank < n - 1); for a complex a (where det(U) det(Vh) is a phase that
     is not locally constant) from the minors, (-1)^(i+j) det(a without row i and column j)."""
-    # decisions on plain values through call_nondiff: guards when this rule is recorded
-    if call_nondiff("det != 0", lambda d: bool(np.all(d != 0)), (det,), {}):
+    # decisions on plain values through call_nondiff: guards when this rule is recorded.
+    # det a^-T only where a is well conditioned: near a singular a its own derivative (a
+    # second derivative of det) loses eps * cond(a) to cancellation, order 1 at cond ~ 1e16
+    if call_nondiff("det well conditioned", lambda a_, d: bool(
+            np.all(d != 0) and np.all(np.linalg.cond(a_) < 1e8)), (a, det), {}):
         return np.expand_dims(det, (-2, -1)) * _inv_T(a)
     if is_complex(a):
         return _minor_cofactors(a)

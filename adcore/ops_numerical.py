@@ -24,6 +24,8 @@ def _entries(p):
     """The entries of a 1-D coefficient sequence: a list as it is, an array indexed."""
     if isinstance(p, (list, tuple)):
         return list(p)
+    if isinstance(p, np.poly1d):  # p[i] of a poly1d is the coefficient of x**i: use its array
+        p = p.coeffs
     return [p[i] for i in range(np.shape(value_of(p))[0])]
 
 
@@ -137,7 +139,9 @@ def _interp(x, xp, fp, left=None, right=None, period=None):
     else:
         x0, x1 = xp_list[i], xp_list[i + 1]
         f0, f1 = fp_list[i], fp_list[i + 1]
-        y = f0 + (x - x0) / (x1 - x0) * (f1 - f0)
+        # a repeated knot (x1 == x0): the value on its right, as NumPy (no 0/0)
+        same = call_nondiff("np.interp repeated knot", np.equal, (x1, x0), {})
+        y = np.where(same, f1, f0 + (x - x0) / np.where(same, 1.0, x1 - x0) * (f1 - f0))
     xv = value_of(x)
     below = call_nondiff("np.interp left", lambda a, k: a < k[0], (x, xp_list), {})
     above = call_nondiff("np.interp right", lambda a, k: a > k[-1], (x, xp_list), {})
@@ -266,9 +270,16 @@ def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, 
     """A traced fill value: broadcast (its derivative reaches every entry); a plain one: a
     plain array, as NumPy's (the values of ``a`` are not read)."""
     shape = np.shape(value_of(a)) if shape is None else shape
+    dtype = np.dtype(dtype or np.result_type(value_of(a)))
     if not isinstance(fill_value, Traced):
-        return np.full(shape, fill_value, dtype=dtype or np.result_type(value_of(a)))
-    return np.broadcast_to(fill_value, shape) + np.zeros(shape)
+        return np.full(shape, fill_value, dtype=dtype)
+    if dtype.kind not in "fc":
+        raise UnsupportedOpError("np.full_like", f"dtype={dtype} would drop the fill value's "
+                                 "derivative")
+    if dtype.kind == "f" and fill_value.dtype.kind == "c":
+        fill_value = np.real(fill_value)  # NumPy keeps the real part
+    filled = np.broadcast_to(fill_value, shape) + np.zeros(shape, dtype=dtype)
+    return filled if filled.dtype == dtype else filled.astype(dtype)
 
 
 registry.NONDIFF_FUNCTIONS.discard(np.full_like)

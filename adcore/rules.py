@@ -30,7 +30,7 @@ from . import fused
 from .linear import (indicator, masked_mul, pad_batch, sz_and, sz_apply, sz_clean, sz_or,
                      unbroadcast, unbroadcast_sz)
 from .registry import ELEMENTWISE, ConstZero
-from .tracing import Traced, apply, value_of
+from .tracing import Traced, apply, call_nondiff, value_of
 
 KINK = None  # the registered op "kink" (adcore.ops_elementwise), set there
 
@@ -62,7 +62,9 @@ def _partial(op, i, out, primals, params):
     p = table[i](out, *primals, **params)
     entry = op.kinks[i] if op.kinks is not None else None
     if entry is not None and isinstance(out, Traced):
-        at = entry(*_plain(out, primals))
+        # on the plain values through call_nondiff: a recording of this derivative keeps
+        # where the kinks are as a guard, so a replay at another point re-records
+        at = call_nondiff(f"{op.name} kink", entry, (out,) + tuple(primals), {})
         if np.any(at):
             m = np.asarray(at, dtype=float)
             wrt = getattr(entry, "wrt", range(len(primals)))  # a registry.Kink names its inputs

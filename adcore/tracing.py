@@ -126,7 +126,7 @@ _REDUCE_METHODS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     name = f"np.{ufunc.__name__}"
-    inputs = _lift_args(inputs)
+    inputs = _lift_args(inputs, np.ufunc)
     if kwargs:
         kwargs = _lift_kwargs(kwargs)
     if kwargs.get("out") is not None:
@@ -226,6 +226,12 @@ def _as_object_array(self, dtype=None, copy=None):
                 "Use np.floor / np.round / np.trunc (plain results, derivative 0, recorded "
                 "as guards) if a step is meant, or keep the value a float.")
         return _concretize(f"np.asarray(..., dtype={dtype})")(self)
+    if self.dtype.kind == "c":
+        raise ConcretizationError(
+            f"np.asarray()/np.array() of a complex traced value ({self._trace.mode} mode): "
+            "NumPy's arithmetic on arrays of Python objects has no complex rules (.imag, "
+            "np.abs, norms would be wrong), so it is refused. Drop the np.asarray call (a "
+            "traced value already behaves as an array) and build arrays with np.stack.")
     shape = self.shape
     size = int(np.prod(shape, dtype=int))
     if size > MAX_ELEMENTS:
@@ -285,7 +291,7 @@ def _lift_block(block):
 
 def _plain_entry(e):
     value = np.asarray(e)
-    if value.dtype == object or value.dtype.kind not in "biuf":
+    if value.dtype == object or value.dtype.kind not in "biufc":
         raise TypeError(f"an array built from a list mixes traced values with {type(e).__name__} "
                         f"entries ({e!r:.40}); only numbers and traced values can be combined")
     return value.astype(np.result_type(value, np.float64)) if value.dtype.kind in "biu" else value
@@ -357,6 +363,8 @@ def _lift_args(args, func=None):
     out = None
     for i, a in enumerate(args):
         b = _lift_value(a, sequence)
+        if b is a and func is np.ufunc and isinstance(a, (list, tuple)):
+            b = np.asarray(a)  # a ufunc operand: the array NumPy would make of it
         if b is not a:
             out = list(args) if out is None else out
             out[i] = b

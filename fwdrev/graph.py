@@ -37,12 +37,15 @@ def _label(tr, i, step, show):
     return "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"') for line in lines)
 
 
-def to_dot(tr, show=("primal", "tangent", "adjoint")) -> str:
-    """DOT source of the graph of ``tr``; ``show``: which values the node labels carry."""
+def to_dot(tr, show=("primal", "tangent", "adjoint"), rankdir="LR") -> str:
+    """DOT source of the graph of ``tr``; ``show``: which values the node labels carry;
+    ``rankdir``: "LR" or "TB"."""
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be LR, TB, RL or BT, not {rankdir!r}")
     unknown = set(show) - {"primal", "tangent", "adjoint"}
     if unknown:
         raise ValueError(f"show: unknown values {sorted(unknown)} (primal, tangent, adjoint)")
-    out = ["digraph trace {", "  rankdir=LR;",
+    out = ["digraph trace {", f"  rankdir={rankdir};",
            '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=9];']
     for i, s in enumerate(tr.steps):
         shape = "ellipse" if s.op == "input" else "box"
@@ -83,7 +86,7 @@ def to_dot(tr, show=("primal", "tangent", "adjoint")) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(tr, path, show=("primal", "tangent", "adjoint")) -> Path:
+def render(tr, path, show=("primal", "tangent", "adjoint"), rankdir="LR") -> Path:
     """Draw ``tr`` to ``path`` (.svg or .png) with Graphviz; without Graphviz's ``dot``
     program (or the ``graphviz`` package), write the DOT source next to it and print the
     command that renders it. Returns the path written."""
@@ -91,7 +94,7 @@ def render(tr, path, show=("primal", "tangent", "adjoint")) -> Path:
     fmt_ = path.suffix.lstrip(".").lower() or "svg"
     if fmt_ not in ("svg", "png", "pdf", "dot"):
         raise ValueError(f"render: {path.name}: use a .svg, .png, .pdf or .dot file")
-    source = to_dot(tr, show)
+    source = to_dot(tr, show, rankdir)
     dot_path = path.with_suffix(".dot")
     if fmt_ == "dot":
         dot_path.write_text(source)

@@ -7,6 +7,8 @@ engines' own.
 """
 from __future__ import annotations
 
+import re
+
 # the expression of a node, by op: {0}, {1}: the inputs' names
 EXPRESSION = {
     "add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": "{0} · {1}",
@@ -42,6 +44,68 @@ SWITCHES = {"multiply", "divide", "matmul", "dot", "outer", "einsum"}
 
 GATE_COLOURS = {"distributes": "#1f77b4", "routes": "#ff7f0e", "switches": "#2ca02c",
                 "scales": "#7f7f7f"}
+
+
+# tangent expressions of linear ops, written as the op on the tangents ({d0}: the first
+# input's tangent, {0}: the first input)
+LINEAR_TANGENT = {
+    "sum": "Σ {d0}", "mean": "mean({d0})", "getitem": "{d0}[…]", "reshape": "reshape({d0})",
+    "transpose": "{d0}ᵀ", "cumsum": "cumsum({d0})", "broadcast_to": "broadcast({d0})",
+    "expand_dims": "{d0}", "squeeze": "{d0}",
+    "matmul": "{d0} @ {1} + {0} @ {d1}", "dot": "{d0} · {1} + {0} · {d1}",
+}
+
+
+def linear_tangent(op_name: str, dots: list, inputs: list):
+    """The tangent expression of a linear (or bilinear) op, or None to use the partials.
+    ``dots[j]``: input j's tangent name, None for a constant input."""
+    template = LINEAR_TANGENT.get(op_name)
+    if template is None:
+        return None
+    fields = {f"d{j}": d for j, d in enumerate(dots)}
+    if op_name in ("matmul", "dot"):  # drop the term of a constant operand
+        terms = [t for t, d in zip(template.split(" + "), dots) if d is not None]
+        template = " + ".join(terms)
+    try:
+        return template.format(*inputs, **fields)
+    except (IndexError, KeyError):
+        return None
+
+
+# adjoint terms of linear (or bilinear) ops, as the transposed op on the adjoint ({bar}: the
+# consumer's adjoint name), per input
+LINEAR_ADJOINT = {
+    "sum": ("broadcast({bar})",), "mean": ("broadcast({bar}) / n",),
+    "getitem": ("scatter({bar})",), "reshape": ("reshape({bar})",),
+    "transpose": ("{bar}ᵀ",), "cumsum": ("reverse-cumsum({bar})",),
+    "broadcast_to": ("Σ {bar}",), "expand_dims": ("{bar}",), "squeeze": ("{bar}",),
+    "matmul": ("{bar} @ {1}ᵀ", "{0}ᵀ @ {bar}"), "dot": ("{bar} · {1}ᵀ", "{0}ᵀ · {bar}"),
+}
+
+_ATOM = re.compile(r"[\w\u0300-\u036f²]+(\(.*\))?|\[[^\]]*\]")
+
+
+def times(name: str, factor: str) -> str:
+    """``name·factor``, the factor bracketed unless it is one name, number or call."""
+    if factor == "1":
+        return name
+    if factor == "-1":
+        return "-" + name
+    if not _ATOM.fullmatch(factor):
+        factor = f"({factor})"
+    return f"{name}·{factor}"
+
+
+def adjoint_term(op_name: str, j: int, inputs: list, out: str, bar: str) -> str:
+    """The term input j's adjoint gets from this node: the transposed linear map of the
+    node applied to its adjoint ``bar`` (``v̄3 @ Bᵀ``), or ``bar`` times the local partial."""
+    templates = LINEAR_ADJOINT.get(op_name)
+    if templates is not None and j < len(templates):
+        try:
+            return templates[j].format(*inputs, bar=bar)
+        except IndexError:
+            pass
+    return times(bar, partial(op_name, j, inputs, out))
 
 
 def gate(op_name: str) -> str:

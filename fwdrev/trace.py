@@ -20,7 +20,7 @@ import numpy as np
 
 import tapes.api
 from adcore import ADError, calls, rules, value_of
-from adcore.linear import sz_of_seed
+from adcore.linear import sz_and, sz_of_seed
 
 from . import notation
 
@@ -43,7 +43,7 @@ class Step:
     tangent: object = None
     adjoint: object = None
     consumers: list = dataclasses.field(default_factory=list)  # indices of nodes that read it
-    # (consumer index, partial as text, contribution value): the terms of this adjoint
+    # (consumer index, term as text, contribution value): the terms of this adjoint
     contributions: list = dataclasses.field(default_factory=list)
 
     @property
@@ -65,12 +65,12 @@ def _bar(name: str) -> str:
     return name[0] + "\u0304" + name[1:]
 
 
-def _times(name: str, factor: str) -> str:
-    if factor == "1":
-        return name
-    if factor == "-1":
-        return "-" + name
-    return f"{name}·{factor}"
+def _sum(terms) -> str:
+    """Terms joined by + (a term that starts with - is subtracted)."""
+    out = ""
+    for t in terms:
+        out += (f" - {t[1:]}" if t.startswith("-") else f" + {t}") if out else t
+    return out or "0"
 
 
 def fmt(v, digits: int = 5) -> str:
@@ -83,8 +83,8 @@ def fmt(v, digits: int = 5) -> str:
         x = a.item()
         if isinstance(x, complex):
             return f"{x.real:.{digits}g}{x.imag:+.{digits}g}j"
-        return f"{x:.{digits}g}"
-    head = ", ".join(f"{e:.{digits}g}" for e in a.ravel()[:3])
+        return "0" if x == 0 else f"{x:.{digits}g}"  # never "-0"
+    head = ", ".join(f"{e + 0.0:.{digits}g}" for e in a.ravel()[:3])  # + 0.0: no "-0"
     return f"{a.shape} [{head}{', …' if a.size > 3 else ''}]"
 
 
@@ -125,9 +125,12 @@ class Trace:
             if s.op == "input":
                 rows.append((s.name, "input", fmt(s.primal), "seed", self._tangent_text(s)))
                 continue
-            terms = [_times(_dot(inp), notation.partial(s.op, j, s.inputs, s.name))
+            linear = notation.linear_tangent(s.op, [
+                _dot(inp) if s.parents[j] >= 0 else None for j, inp in enumerate(s.inputs)],
+                s.inputs)
+            terms = [notation.times(_dot(inp), notation.partial(s.op, j, s.inputs, s.name))
                      for j, inp in enumerate(s.inputs) if s.parents[j] >= 0]
-            rows.append((s.name, s.expression, fmt(s.primal), " + ".join(terms) or "0",
+            rows.append((s.name, s.expression, fmt(s.primal), linear or _sum(terms),
                          self._tangent_text(s)))
         return rows
 
@@ -141,8 +144,8 @@ class Trace:
                 continue
             if s.adjoint is None:
                 continue
-            terms = [_times(_bar(self.steps[c].name), part) for c, part, _ in s.contributions]
-            rows.append((s.name, " + ".join(terms), fmt(s.adjoint)))
+            terms = [term for _, term, _ in s.contributions]
+            rows.append((s.name, _sum(terms), fmt(s.adjoint)))
         return rows
 
     def _tangent_text(self, s):
@@ -156,10 +159,16 @@ class Trace:
         """Both tables: ``format="text"`` (aligned columns) or ``"markdown"``."""
         if format not in ("text", "markdown"):
             raise ValueError(f"format must be 'text' or 'markdown', not {format!r}")
-        seed = ", ".join(fmt(v) for v in self.seed[:, 0]) if self.k == 1 else f"{self.k} directions"
+        inputs = [s.name for s in self.steps if s.op == "input"]
+        if self.k > 1:
+            seed = f"{self.k} directions"
+        elif self.seed.shape[0] == 1:
+            seed = f"{_dot(inputs[0])} = {fmt(self.seed[0, 0])}"
+        else:
+            seed = f"{_dot('x')} = ({', '.join(fmt(v) for v in self.seed[:, 0])})"
         fwd_head = ("node", "definition", "value", "tangent", "tangent value")
         rev_head = ("node", "adjoint", "value")
-        fwd_title = f"Forward sweep (primal and tangent), seed ẋ = ({seed})"
+        fwd_title = f"Forward sweep (primal and tangent), seed {seed}"
         rev_title = (f"Reverse sweep (adjoints), seed {_bar(self.steps[self.output].name)} = "
                      f"{fmt(self.cotangent)}; where a value feeds several nodes, their "
                      "contributions add")
@@ -172,17 +181,18 @@ class Trace:
         return self.table()
 
     # -- the graph ------------------------------------------------------------------------------
-    def to_dot(self, show=("primal", "tangent", "adjoint")) -> str:
-        """The computational graph in Graphviz's DOT language (see :mod:`fwdrev.graph`)."""
+    def to_dot(self, show=("primal", "tangent", "adjoint"), rankdir="LR") -> str:
+        """The computational graph in Graphviz's DOT language (see :mod:`fwdrev.graph`);
+        ``rankdir``: "LR" (left to right) or "TB" (top to bottom, for long chains)."""
         from .graph import to_dot
-        return to_dot(self, show)
+        return to_dot(self, show, rankdir)
 
-    def render(self, path, show=("primal", "tangent", "adjoint")):
+    def render(self, path, show=("primal", "tangent", "adjoint"), rankdir="LR"):
         """Draw the graph to ``path`` (.svg or .png) with Graphviz; without the Graphviz
         binaries, write ``path`` with a .dot suffix and print the command that renders it.
         Returns the path written."""
         from .graph import render
-        return render(self, path, show)
+        return render(self, path, show, rankdir)
 
 
 def _display(row):
@@ -219,7 +229,8 @@ def _seed_matrix(seed, n):
         if n:
             m[0, 0] = 1.0
         return m
-    m = np.asarray(seed, dtype=float)
+    m = np.asarray(seed)
+    m = m.astype(np.result_type(m, np.float64))  # complex seeds stay complex
     if m.ndim == 1:
         m = m[:, None]
     if m.ndim != 2 or m.shape[0] != n:
@@ -228,12 +239,13 @@ def _seed_matrix(seed, n):
     return m
 
 
-def trace(f, *args, seed=None, cotangent=None, argnums=None, max_nodes=MAX_NODES) -> Trace:
+def trace(f, *args, seed=None, cotangent=None, argnums=None, names=None,
+          max_nodes=MAX_NODES) -> Trace:
     """The evaluation trace of ``f(*args)``: every node's primal value, tangent along
     ``seed`` (default: the first input's first entry; a vector over the flattened inputs,
     or an ``(n, k)`` matrix for k directions) and adjoint from ``cotangent`` (default 1 for
     a scalar output; required for an array output). ``argnums``: the differentiated
-    arguments (default: all).
+    arguments (default: all); ``names``: the inputs' names (default x1, x2, ...).
 
     Raises :class:`TraceTooLargeError` beyond ``max_nodes`` recorded nodes, and the
     engines' errors (unsupported functions, non-float inputs) as they do.
@@ -252,7 +264,9 @@ def trace(f, *args, seed=None, cotangent=None, argnums=None, max_nodes=MAX_NODES
             "a smaller instance (fewer loop steps, smaller arrays), or pass max_nodes=... .")
     if out_index is None:
         raise ValueError("fwdrev.trace: the output does not depend on the inputs (nothing to trace)")
-    steps = _name_steps(nodes, tape.inputs)
+    if names is not None and len(names) != len(tape.inputs):
+        raise ValueError(f"fwdrev.trace: {len(names)} names for {len(tape.inputs)} inputs")
+    steps = _name_steps(nodes, tape.inputs, names)
     sizes = [int(np.size(value_of(nodes[i].out))) for i in tape.inputs]
     seed_m = _seed_matrix(seed, sum(sizes))
     _forward_sweep(nodes, tape.inputs, steps, seed_m, sizes)
@@ -270,20 +284,26 @@ def trace(f, *args, seed=None, cotangent=None, argnums=None, max_nodes=MAX_NODES
     return Trace(steps, out_index, seed_m, cotangent)
 
 
-def _name_steps(nodes, inputs):
+def _name_steps(nodes, inputs, input_names=None):
     names, steps, count = {}, [], 0
     for n, i in enumerate(inputs):
-        names[i] = f"x{n + 1}"
+        names[i] = f"x{n + 1}" if input_names is None else str(input_names[n])
     for i, node in enumerate(nodes):
         if i not in names:
             count += 1
             names[i] = f"v{count}"
-        ins = [names[p] if p >= 0 else fmt(c, 4) for p, c in zip(node.parents, node.primals)]
+        ins = [names[p] if p >= 0 else _constant(c) for p, c in zip(node.parents, node.primals)]
         steps.append(Step(names[i], node.name, ins, tuple(node.parents), value_of(node.out)))
         for p in node.parents:
             if p >= 0 and i not in steps[p].consumers:
                 steps[p].consumers.append(i)
     return steps
+
+
+def _constant(c) -> str:
+    """A constant operand as text: its value if a scalar, ``const(shape)`` if an array."""
+    shape = np.shape(value_of(c))
+    return fmt(c, 4) if shape == () else f"const{shape}"
 
 
 def _forward_sweep(nodes, inputs, steps, seed_m, sizes):
@@ -309,8 +329,12 @@ def _forward_sweep(nodes, inputs, steps, seed_m, sizes):
 
 
 def _reverse_sweep(nodes, steps, out_index, cotangent):
+    """The reverse sweep of tapes.Tape.backward (structural zeros too), keeping every
+    node's adjoint and the terms it is the sum of."""
     adj = [None] * len(nodes)
+    szs = [None] * len(nodes)
     adj[out_index] = cotangent[None]
+    szs[out_index] = sz_of_seed(adj[out_index])
     for i in range(out_index, -1, -1):
         g = adj[i]
         if g is None:
@@ -320,12 +344,14 @@ def _reverse_sweep(nodes, steps, out_index, cotangent):
         if node.name == "input":
             continue
         needed = tuple(p >= 0 for p in node.parents)
-        grads, _ = rules.vjp(node.op, g, needed, node.out, node.primals, node.params)
-        for j, (p, gp) in enumerate(zip(node.parents, grads)):
+        grads, gszs = rules.vjp(node.op, g, needed, node.out, node.primals, node.params, szs[i])
+        for j, (p, gp, s) in enumerate(zip(node.parents, grads, gszs)):
             if p < 0 or gp is None:
                 continue
-            part = notation.partial(node.name, j, steps[i].inputs, steps[i].name)
-            steps[p].contributions.append((i, part, gp[0]))
+            szs[p] = s if adj[p] is None else sz_and(szs[p], s)
+            term = notation.adjoint_term(node.name, j, steps[i].inputs, steps[i].name,
+                                         _bar(steps[i].name))
+            steps[p].contributions.append((i, term, gp[0]))
             adj[p] = gp if adj[p] is None else adj[p] + gp
     # contributions in evaluation order of their consumers (the lecture's order)
     for s in steps:

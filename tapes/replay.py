@@ -207,7 +207,17 @@ class Recording:
                     primals = ()
                 else:
                     primals = tuple(values[p] if p >= 0 else c for p, c in zip(node.parents, node.primals))
-                    out = node.op.primal(*primals, **node.params)
+                    try:
+                        out = node.op.primal(*primals, **node.params)
+                    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as e:
+                        # the recorded branch fails here (solve of a now singular matrix):
+                        # the program would have taken another -- record it again
+                        return self._retrace(args, f"op {node.op.name} failed on replay ({e})")
+                    # an op whose result kind depends on the values (eigvals: real, or
+                    # complex for a complex pair) changes the program downstream
+                    if np.result_type(out).kind != np.result_type(value_of(node.out)).kind:
+                        return self._retrace(args, f"op {node.op.name} now returns "
+                                                   f"{np.result_type(out)}")
                 values.append(out)
                 new.nodes.append(Node(node.op, node.parents, primals, out, node.params))
             for guard in self.tape.guards:

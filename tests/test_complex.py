@@ -115,7 +115,7 @@ NON_HOLOMORPHIC_FUNCTIONS = {
     "astype": lambda z: np.sum(np.abs(np.real(z).astype(np.complex128) * z) ** 2
                                + np.imag(z).astype(np.longdouble).astype(float)),
     "real input made complex": lambda z: np.sum(np.abs(np.real(z) * (1 + 2j) + z) ** 2),
-    "list-built": lambda z: np.abs(np.sum(np.array([z[0], 2 * z[1]]) ** 2)),
+    "stacked": lambda z: np.abs(np.sum(np.stack([z[0], 2 * z[1]]) ** 2)),
     "where": lambda z: np.sum(np.abs(np.where(np.real(z) > 0.5, z ** 2, np.exp(z)))),
     "mean, getitem": lambda z: np.abs(np.mean(z[::-1] * z)),
 }

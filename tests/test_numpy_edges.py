@@ -110,3 +110,80 @@ def test_a_replayed_gradient_has_the_input_dtype():
     x = np.ones(3, np.float32)
     rec = tapes.record(lambda x: np.sum(x * np.ones(3)), x)
     assert rec.gradient(x).dtype == np.float32 == tapes.grad(lambda x: np.sum(x * np.ones(3)))(x).dtype
+
+
+# ------------------------------------------------------------------------------ second hunt
+def test_a_complex_traced_value_never_enters_an_object_array():
+    """NumPy's object arithmetic has no complex rules (.imag of an entry would be 0)."""
+    z = np.array([0.5 + 1j, -1.5 - 0.2j])
+    for grad in (tapes.grad, dualnum.grad):
+        with pytest.raises(adcore.ConcretizationError, match="complex traced value"):
+            grad(lambda z: np.sum(np.asarray(z).imag ** 2))(z)
+        with pytest.raises(adcore.ConcretizationError):
+            grad(lambda x: np.sum(np.array([x[0], 1j * x[1]]).imag) + x[0])(X)
+
+
+def test_polyval_of_a_poly1d():
+    p = np.poly1d([1.0, 2.0, 3.0])
+    for grad in (tapes.grad, dualnum.grad):
+        np.testing.assert_allclose(grad(lambda t: np.polyval(p, t))(0.3), 2 * 0.3 + 2.0)
+
+
+def test_plain_lists_and_complex_constants_beside_traced_values():
+    x = np.array([1.0, 2.0])
+    cases = {
+        lambda x: np.sum(x / [1.5, 2.0]): [1 / 1.5, 0.5],
+        lambda x: np.sum(np.hypot(x, [3.0, 4.0])): x / np.hypot(x, [3.0, 4.0]),
+        lambda x: np.real(np.sum(x + [1j, x[0]])): [2.0, 1.0],
+    }
+    for f, want in cases.items():
+        for grad in (tapes.grad, dualnum.grad):
+            np.testing.assert_allclose(grad(f)(x), want, rtol=1e-14)
+
+
+def test_replay_re_records_when_an_op_changes_its_kind_or_fails():
+    f = lambda m: np.sum(np.real(np.linalg.eigvals(m)) ** 2)  # noqa: E731
+    a = np.array([[2.0, 1.0], [0.5, -1.0]])  # real eigenvalues
+    b = np.array([[0.0, 1.0], [-1.0, 0.0]])  # a complex pair
+    np.testing.assert_allclose(tapes.record(f, a).value(b), f(b))
+    np.testing.assert_allclose(tapes.record(tapes.grad(f), a).value(b), tapes.grad(f)(b))
+    with pytest.raises(adcore.GuardError, match="complex"):
+        tapes.record(f, a, on_guard_failure="raise").value(b)
+    rhs = np.ones(2)
+
+    def g(m):
+        if abs(np.linalg.det(m)) > 1e-9:
+            return np.sum(np.linalg.solve(m, rhs))
+        return np.sum(np.linalg.pinv(m) @ rhs)
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(tapes.record(g, a).gradient(singular), tapes.grad(g)(singular))
+
+
+def test_a_recorded_gradient_keeps_its_kinks_as_guards():
+    g = tapes.grad(lambda t: np.abs(t) * t)
+    direct = dualnum.derivative(g)
+    for at, new in [(0.0, 1.0), (1.0, 0.0)]:
+        np.testing.assert_array_equal(tapes.record(g, at).jacobian(new), direct(new))
+
+
+def test_det_second_derivative_near_a_singular_matrix():
+    """det a^-T loses eps * cond(a) in its own derivative: near singular, the SVD path."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 2)) @ rng.standard_normal((2, 3))  # rank 2 up to rounding
+    h = dualnum.jacobian(tapes.grad(np.linalg.det))(a)
+    exact = np.zeros((3, 3, 3, 3))  # d2 det / da_ij da_kl: signed 1x1 minors
+    for i, j, k, m in np.ndindex(3, 3, 3, 3):
+        if i != k and j != m:
+            r = ({0, 1, 2} - {i, k}).pop()
+            c = ({0, 1, 2} - {j, m}).pop()
+            sign = np.linalg.det(np.eye(3)[[i, k, r]]) * np.linalg.det(np.eye(3)[:, [j, m, c]])
+            exact[i, j, k, m] = sign * a[r, c]
+    np.testing.assert_allclose(h, exact, atol=1e-12)
+
+
+def test_interp_at_a_repeated_knot_and_full_like_dtype():
+    xp, fp = [0.0, 1.0, 2.0, 2.0], [0.0, 1.0, 2.0, 3.0]
+    assert tapes.grad(lambda x: np.interp(x, xp, fp))(2.0) == 0.0  # the piece on the right
+    assert np.isfinite(tapes.vjp(lambda x: np.interp(x, xp, fp), 2.0)[0])
+    x = np.array([1.0, 2.0])
+    assert dualnum.jacobian(lambda x: np.full_like(x, x[0], dtype=np.float32))(x).dtype == np.float32

@@ -17,7 +17,8 @@ from bench.engines import EXACT_TOL, max_rel_error
 #: Tiny sizes of the problems written in plain NumPy (every problem but the @njit loops).
 TINY = {"rosenbrock": {"n": 3}, "logreg": {"n": 3}, "mlp-loss": {"n": 2},
         "tanh-net": {"n": 3, "m": 2}, "logistic-map": {"n": 2, "depth": 5},
-        "layer-chain": {"n": 3, "m": 2, "depth": 2}, "lecture": {}, "homework": {},
+        "layer-chain": {"n": 3, "m": 2, "depth": 2}, "jacobian-chain": {"n": 3, "depth": 2},
+        "lecture": {}, "homework": {},
         "gmm": {"params": {"d": 3, "K": 2, "N": 4}},
         "ba": {"params": {"C": 2, "P": 3, "O": 4}},
         "lstm": {"params": {"l": 2, "c": 3, "b": 2}}}

@@ -2,6 +2,7 @@
 contributions, both tables, the DOT graph and its rendering."""
 import os
 import shutil
+import unicodedata
 
 import numpy as np
 import pytest
@@ -169,3 +170,48 @@ def test_render_without_graphviz_writes_dot_and_says_how(tmp_path, monkeypatch, 
 def test_render_refuses_an_unknown_format(tmp_path):
     with pytest.raises(ValueError, match=".svg"):
         fwdrev.trace(lecture, 2.0, 3.0).render(tmp_path / "g.jpg")
+
+
+def test_notation_brackets_compound_partials_and_names_inputs():
+    tr = fwdrev.trace(lambda x: np.tanh(x) / (1 + x) - np.cos(x), 0.5)
+    text = _nfd(tr.table())
+    assert _nfd("ẋ1·(1 - v1²)") in text  # a compound partial is bracketed
+    assert "·-" not in text and "+ -" not in text  # a subtraction reads as one
+    assert _nfd("seed ẋ1 = 1") in text  # one input: its own name
+    named = _nfd(fwdrev.trace(gates, 3.0, -4.0, 2.0, -1.0, names="xyzw").table())
+    assert "v1 = x · y" in named and _nfd("x̄ = v̄1·y") in named
+    with pytest.raises(ValueError, match="names"):
+        fwdrev.trace(lecture, 2.0, 3.0, names=["a"])
+
+
+def _nfd(text):
+    """Combining marks written one way (the tables put a combining dot or bar after a letter;
+    an editor may store the precomposed character)."""
+    return unicodedata.normalize("NFD", text)
+
+
+def test_values_never_print_minus_zero():
+    tr = fwdrev.trace(lambda x: np.sum(np.sin(x) * 0.0 - x * 0.0), np.array([-1.0, 0.0, 2.0]))
+    assert "-0" not in tr.table().replace("-0.", "")
+
+
+def test_linear_ops_read_as_the_op_on_tangents_and_its_transpose_on_adjoints():
+    text = fwdrev.trace(lambda x: np.sum(np.sin(x) @ np.ones((3, 2))), np.arange(3.0)).table()
+    text = _nfd(text)
+    assert _nfd("Σ v̇2") in text and _nfd("broadcast(v̄3)") in text and "@ const(3, 2)ᵀ" in text
+
+
+def test_rankdir():
+    tr = fwdrev.trace(lecture, 2.0, 3.0)
+    assert "rankdir=TB" in tr.to_dot(rankdir="TB")
+    with pytest.raises(ValueError):
+        tr.to_dot(rankdir="sideways")
+
+
+def test_trace_follows_structural_zeros_and_takes_complex_seeds():
+    f = lambda x: np.sum(np.where(x > 0, np.sqrt(x), 0.0))  # noqa: E731
+    x = np.array([0.0, 4.0])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(fwdrev.trace(f, x).gradient()[0], tapes.grad(f)(x))
+    tr = fwdrev.trace(lambda z: np.abs(z) ** 2, 3 + 4j, seed=np.array([1j]))
+    np.testing.assert_allclose(tr.directional(), [8.0])  # d|z|^2 along i: 2 Im z
