@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--outdir", help=f"directory (default: {DEFAULT_OUTDIR}/)")
     report.add_argument("--name", help="report name (default: the results file's stem)")
 
+    from bench import explain
+    explain.add_parser(sub)
+
     sub.add_parser("list", help="list problems, engines (and which are installed), suites",
                    description=f"Problems, engines and suites. Results format: {FORMAT_VERSION}.")
     return parser
@@ -304,7 +307,8 @@ def _run_locked(args, argv, suite, out, outdir, overwrite, jobs, skipped) -> int
               file=sys.stderr)
     if suite is not None and not args.no_report:
         headers, results = records.read(out)
-        path = _write_report(headers, records.latest(results), outdir, suite.name, out)
+        path = _write_report(headers, records.latest(results), outdir, suite.name, out,
+                             suite=suite)
         print(f"wrote report {path}")
     elif suite is None:
         print(f"next: fwdrev report {out}")
@@ -359,16 +363,34 @@ def cmd_report(args, argv) -> int:
     return 0
 
 
-def _write_report(headers, results, outdir, name, source):
-    """Write the report and its PNGs under a lock on the report's name (one writer), as a
-    one-line error when the disk or the data fails."""
-    from bench import records, report
+def _suite_of(headers):
+    """The suite a results file was written by (from its header's command line), or None."""
+    from bench import suites
 
+    argv = (headers[-1].get("argv") if headers else None) or []
+    for i, arg in enumerate(argv):
+        name = argv[i + 1] if arg == "--suite" and i + 1 < len(argv) else (
+            arg.partition("=")[2] if arg.startswith("--suite=") else None)
+        if name in suites.SUITES:
+            return suites.SUITES[name]
+    return None
+
+
+def _write_report(headers, results, outdir, name, source, suite=None):
+    """Write the report and its PNGs under a lock on the report's name (one writer), as a
+    one-line error when the disk or the data fails. A suite with its own report (the
+    lecture's) writes that one."""
+    from bench import records
+
+    suite = suite or _suite_of(headers)
+    write = suite.report_writer() if suite is not None else None
+    if write is None:
+        from bench.report import write_report as write
     lock = records.lock(os.path.join(outdir, name + ".md"))
     print(f"fwdrev: drawing the plots and writing the report {name}.md into {outdir} ...",
           file=sys.stderr, flush=True)
     try:
-        return report.write_report(headers, results, outdir, name, source)
+        return write(headers, results, outdir, name, source)
     except OSError as exc:
         raise UsageError(f"cannot write the report into {outdir}: {exc.strerror or exc}") from None
     except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
@@ -381,27 +403,29 @@ def _write_report(headers, results, outdir, name, source):
 def cmd_list(args, argv) -> int:
     from bench import FORMAT_VERSION, engines, problems, suites
 
+    # one name column for problems, engines and suites, as wide as the longest name
+    width = max(13, *(len(n) for n in (*problems.PROBLEMS, *engines.ENGINES, *suites.SUITES)))
     print("problems:")
     for p in problems.PROBLEMS.values():
         knobs = "; ".join(f"{k} = {meaning} (default {d})" for k, (d, meaning) in p.knobs.items())
         fixed = ", ".join(f"{k} = {v} fixed" for k, v in p.fixed.items())
         params = "; ".join(f"--param {k}=... {meaning} (default {d:g})"
                            for k, (d, meaning) in p.params.items())
-        print(f"  {p.name:<13} {p.summary}")
+        print(f"  {p.name:<{width}} {p.summary}")
         for extra in (knobs or fixed, params):
             if extra:
-                print(f"  {'':<13}   {extra}")
+                print(f"  {'':<{width}}   {extra}")
     print("engines:")
     for e in engines.ENGINES.values():
         reason = e.missing()
         status = f"MISSING: {reason}" if reason else "available" + (
             f" ({e.version()})" if e.version() else "")
-        print(f"  {e.name:<13} {e.summary}")
-        print(f"  {'':<13}   {status}" + "".join(
+        print(f"  {e.name:<{width}} {e.summary}")
+        print(f"  {'':<{width}}   {status}" + "".join(
             f"; setting {k}: {h}" for k, (_, h) in e.settings.items()))
     print("suites:")
     for s in suites.SUITES.values():
-        print(f"  {s.name:<13} {s.summary}")
+        print(f"  {s.name:<{width}} {s.summary}")
     print(f"results format: {FORMAT_VERSION}")
     return 0
 
@@ -409,12 +433,17 @@ def cmd_list(args, argv) -> int:
 def main(argv=None) -> int:
     """Entry point of the ``fwdrev`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "explain":       # --at -1,2: a value, not an option
+        from bench.explain import join_negative_values
+        argv = join_negative_values(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:        # --help (0) or an argparse error (2, one line)
         return exc.code
-    command = {"run": cmd_run, "plot": cmd_plot, "report": cmd_report, "list": cmd_list}
+    from bench.explain import cmd_explain
+    command = {"run": cmd_run, "plot": cmd_plot, "report": cmd_report, "list": cmd_list,
+               "explain": cmd_explain}
     try:
         return command[args.command](args, ["fwdrev", *argv])
     except UsageError as exc:

@@ -779,3 +779,137 @@ def make_all(records, outdir, prefix) -> list:
     if plot_grad_ratio(records, path):
         drawn.append(("cheap-gradient ratio", None, "", path))
     return drawn
+
+
+# ---------------------------------------------------------------- the cascade (jacobian-chain)
+
+#: The problem and the two multiplication orders of the lecture's cascade (issue 11 §4).
+CHAIN_PROBLEM = "jacobian-chain"
+CHAIN_ENGINES = ("chain-matrix-first", "chain-vector-first")
+#: The cost model's exponents of the FLOPs: along d (n) and along e (depth).
+CHAIN_THEORY = {"chain-matrix-first": {"n": 3, "depth": 1},
+                "chain-vector-first": {"n": 2, "depth": 1}}
+#: fwdrev's own engines drawn beside them (time only: they report no FLOP count).
+CHAIN_CONTEXT = ("forward", "reverse")
+_CHAIN_KNOB = {"n": ("d", "layer width d"), "depth": ("e", "number of layers e")}
+ENGINE_COLORS.update({"chain-matrix-first": "#08306b", "chain-vector-first": "#a63603"})
+
+
+def chain_series(records, knob):
+    """The jacobian-chain series along ``knob`` (``"n"``: the width d, ``"depth"``: the
+    number of layers e) at the value of the other knob with the most chain points.
+
+    Returns ``(fixed, {engine: [(x, time_s, flops or None, record)]})`` (``fixed``:
+    ``(other knob, value)``), or ``(None, {})`` with fewer than two sizes."""
+    other = "depth" if knob == "n" else "n"
+    recs = [r for r in analysis.usable(records) if r["problem"] == CHAIN_PROBLEM
+            and r["engine"] in CHAIN_ENGINES + CHAIN_CONTEXT and not analysis.settings_label(r)]
+    counts = defaultdict(set)
+    for r in recs:
+        if r["engine"] in CHAIN_ENGINES:
+            counts[r[other]].add(r[knob])
+    best = max((v for v in counts if len(counts[v]) >= 2), key=lambda v: (len(counts[v]), v),
+               default=None)
+    if best is None:
+        return None, {}
+    out = defaultdict(list)
+    for r in recs:
+        if r[other] == best:
+            out[r["engine"]].append((r[knob], r["time_median_s"],
+                                     (r.get("engine_sizes") or {}).get("flops"), r))
+    series = {e: sorted(pts, key=lambda p: p[0]) for e, pts in out.items() if len(pts) >= 2}
+    order = [e for e in CHAIN_ENGINES + CHAIN_CONTEXT if e in series]
+    return (other, best), {e: series[e] for e in order}
+
+
+def chain_slopes(series):
+    """``{engine: {"time": (all, upper half), "flops": (all, upper half)}}`` -- fitted
+    log-log slopes (:func:`bench.analysis.fit_slope`) of one :func:`chain_series`."""
+    out = {}
+    for engine, pts in series.items():
+        xs = [p[0] for p in pts]
+        row = {}
+        for field, ys in (("time", [p[1] for p in pts]), ("flops", [p[2] for p in pts])):
+            if any(y is None for y in ys):
+                continue
+            row[field] = (analysis.fit_slope(xs, ys),
+                          analysis.fit_slope(*analysis.upper_half(xs, ys)))
+        out[engine] = row
+    return out
+
+
+def _flop_text(v):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= scale * 0.9995:
+            return f"{plain(v / scale)} {unit}"
+    return plain(v)
+
+
+def plot_chain(records, knob, path):
+    """Time and FLOPs of ∂L/∂h¹ against d (``knob="n"``) or e (``"depth"``), both
+    multiplication orders (and fwdrev's forward/reverse modes, time only), log-log, the
+    fitted slopes in the legend and ∝ d³ / ∝ d² guides through the largest points."""
+    fixed, series = chain_series(records, knob)
+    if not any(e in series for e in CHAIN_ENGINES):
+        return False
+    letter, meaning = _CHAIN_KNOB[knob]
+    other_letter = _CHAIN_KNOB["depth" if knob == "n" else "n"][0]
+    slopes = chain_slopes(series)
+    fig, (ax_t, ax_f) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
+    handles, labels = [], []
+    xs_all = sorted({p[0] for pts in series.values() for p in pts})
+    for engine, pts in series.items():
+        ours = engine in CHAIN_ENGINES
+        color = engine_color(engine)
+        xs = [p[0] for p in pts]
+        style = dict(color=color, marker="o" if ours else ".", linestyle="-" if ours else "--",
+                     linewidth=2.0 if ours else 1.2, markersize=5 if ours else 4)
+        (line,) = ax_t.plot(xs, [p[1] for p in pts], **style)
+        s = slopes[engine]
+        what = {"chain-matrix-first": "matrix-first (J_e⋯(J_2 J_1), forward accumulation)",
+                "chain-vector-first": "vector-first (((c J_e)⋯)J_1, reverse accumulation)",
+                "forward": "forward mode (dualnum), time only",
+                "reverse": "reverse mode (tapes), time only"}.get(engine, engine)
+        text = f"{what}: time ∝ {letter}^{s['time'][1]:.2f}"
+        if "flops" in s:
+            ax_f.plot(xs, [p[2] for p in pts], **style)
+            text += f", FLOPs ∝ {letter}^{s['flops'][1]:.2f}"
+            theory = CHAIN_THEORY[engine][knob]
+            text += f" (theory {theory})"
+            # a guide ∝ x^theory through the largest point: over the whole range of the
+            # FLOPs, over the upper half of the times (where the fit is), never below the
+            # lowest measured time
+            x1 = pts[-1][0]
+            floor = min(p[1] for ps in series.values() for p in ps)
+            upper = analysis.upper_half(xs, xs)[0][0]
+            t1 = pts[-1][1]
+            gx_t = [max(upper, x1 * (floor / t1) ** (1.0 / theory)), x1]
+            for ax, y1, gx in ((ax_t, t1, gx_t), (ax_f, pts[-1][2], [xs[0], x1])):
+                if gx[0] < x1:
+                    ax.plot(gx, [y1 * (x / x1) ** theory for x in gx], color=tint(color, 0.55),
+                            linestyle=(0, (1, 1.5)), linewidth=2.0, zorder=1)
+        handles.append(line)
+        labels.append(text)
+    from matplotlib.lines import Line2D
+    handles.append(Line2D([], [], color="#999999", linestyle=(0, (1, 1.5)), linewidth=2.0))
+    labels.append("guides (dotted, in each order's colour): the theory's ∝ d^3 (matrix-first) "
+                  "and ∝ d^2 (vector-first) through the largest point" if knob == "n" else
+                  "guides (dotted, in each order's colour): the theory's ∝ e through the "
+                  "largest point")
+    for ax, title in ((ax_t, "median time per gradient"), (ax_f, "floating-point operations")):
+        ax.set_yscale("log")
+        size_axis(ax, xs_all, log=True)
+        ax.set_xlabel(f"{meaning} ({other_letter} = {fixed[1]} fixed)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(title, fontsize=10)
+    ax_t.set_ylabel("time per ∂L/∂h¹" + unit_axis(ax_t, "y", "time"))
+    ax_f.yaxis.set_major_locator(ScaledLogLocator(1.0))
+    ax_f.yaxis.set_minor_locator(ticker.NullLocator())
+    ax_f.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _p: _flop_text(v)))
+    ax_f.set_ylabel("FLOPs per ∂L/∂h¹ (counted; log scale)")
+    fig.suptitle(f"jacobian-chain: ∂L/∂h¹ = c·J_e⋯J_1 in two multiplication orders, vs "
+                 f"{letter} (log-log; slopes fitted over the upper half of the range)",
+                 fontsize=11)
+    legend_below(fig, ax_t, handles=handles, labels=labels)
+    save(fig, path)
+    return True

@@ -96,6 +96,11 @@ FIELD_TYPES = {
     "max_rel_error": _NUM + (type(None),), "engine_sizes": (dict, list, type(None)),
     "in_size": (int, type(None)), "out_size": (int, type(None)),
 }
+# Engine-reported counts inside ``engine_sizes`` that the report reads, with their types.
+# ``flops``: floating-point operations of one derivative call (the jacobian-chain engines,
+# bench/engines/chain.py), recorded beside the times; absent in older files, which stay
+# valid.
+ENGINE_SIZE_TYPES = {"flops": (int, float, type(None))}
 # names end up in file names and in the report: letters, digits and . _ - only
 _NAME = re.compile(r"^[A-Za-z0-9][\w.+-]{0,80}$")
 
@@ -106,6 +111,13 @@ def _check_record(rec: dict, where: str):
                              or (isinstance(rec[field], bool) and bool not in types)):
             raise UsageError(f"{where}: field {field!r} has the wrong type "
                              f"({type(rec[field]).__name__})")
+    sizes = rec.get("engine_sizes")
+    if isinstance(sizes, dict):
+        for field, types in ENGINE_SIZE_TYPES.items():
+            if field in sizes and (not isinstance(sizes[field], types)
+                                   or isinstance(sizes[field], bool)):
+                raise UsageError(f"{where}: engine_sizes field {field!r} has the wrong type "
+                                 f"({type(sizes[field]).__name__})")
     for field in ("problem", "engine"):
         if not _NAME.match(str(rec.get(field, ""))):
             raise UsageError(f"{where}: {field} name {str(rec.get(field))[:40]!r} is not a "

@@ -495,6 +495,10 @@ def write_report(headers, records, outdir, name, results_path) -> str:
     # Peers (issue 5): a section of its own, present when any peer engine was measured.
     from bench import peers_report
     lines += [""] + peers_report.section(headers, records, outdir, name)
+    # The lecture's cascade (issue 11 §4): present when the chain engines were measured.
+    chain = chain_section(records, outdir, f"{name}-chain-vs-")
+    if chain:
+        lines += [""] + chain
     lines += ["", "## Plots", ""]
     for kind, problem, label, path in drawn:
         if (kind, problem, label, path) in chunk_plots:
@@ -514,3 +518,119 @@ def write_report(headers, records, outdir, name, results_path) -> str:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
     return path
+
+
+# ---------------------------------------------------------------- the cascade (jacobian-chain)
+
+
+def chain_section(records, outdir, stem, level="##") -> list:
+    """The cascade's section (issue 11 §4): the two multiplication orders of
+    ∂L/∂h¹ = c·J_e⋯J_1 on ``jacobian-chain`` -- their plots (``<stem>d.png`` and
+    ``<stem>e.png`` in ``outdir``), fitted slopes of time and counted FLOPs, the FLOP and time ratios at the
+    largest size, agreement with the reference, and a table. ``[]`` without chain records."""
+    chain = [r for r in records if r["problem"] == plots.CHAIN_PROBLEM
+             and r["engine"] in plots.CHAIN_ENGINES]
+    if not chain:
+        return []
+    lines = [f"{level} The cascade: the order of the Jacobian product", "",
+             "`jacobian-chain`: h¹ = x, h^(k+1) = tanh(W_k h^k) for k = 1..e (width d), "
+             "L = c·h^(e+1). Its gradient is a product of the layers' Jacobians "
+             "J_k = diag(1 − (h^(k+1))²) W_k, each built as a plain d × d NumPy array: "
+             "∂L/∂h¹ = c·J_e⋯J_2·J_1. **matrix-first** multiplies from the input side, "
+             "M ← J_k M (d × d by d × d: forward accumulation, O(e·d³)); **vector-first** from "
+             "the output side, v ← v J_k (1 × d by d × d: reverse accumulation, O(e·d²)). "
+             "The FLOPs are counted by the engines where they compute (a multiply-add is 2); "
+             "both run NumPy's BLAS on one thread, the one processor the FLOP model counts "
+             "(fwdrev's forward and reverse modes, drawn beside them where measured, use the "
+             "BLAS as configured).", ""]
+    for knob in ("n", "depth"):
+        path = os.path.join(outdir, f"{stem}{'d' if knob == 'n' else 'e'}.png")
+        if plots.plot_chain(records, knob, path):
+            what = "the width d" if knob == "n" else "the number of layers e"
+            lines += [f"![jacobian-chain: time and FLOPs vs {what}]({os.path.basename(path)})",
+                      ""]
+    rows = ["| along | fixed | engine | points | time slope (all) | time slope (upper half) | "
+            "FLOP slope (upper half) | theory (FLOPs) |", "|---|---|---|---|---|---|---|---|"]
+    sentences = []
+    for knob in ("n", "depth"):
+        fixed, series = plots.chain_series(records, knob)
+        if not series:
+            continue
+        letter = "d" if knob == "n" else "e"
+        fixed_text = f"{'e' if knob == 'n' else 'd'} = {fixed[1]}"
+        for engine, row in plots.chain_slopes(series).items():
+            flops = row.get("flops")
+            theory = plots.CHAIN_THEORY.get(engine, {}).get(knob)
+            rows.append(f"| {letter} | {fixed_text} | {engine} | {len(series[engine])} | "
+                        f"{fmt_num(row['time'][0], 3)} | {fmt_num(row['time'][1], 3)} | "
+                        f"{fmt_num(flops[1], 3) if flops else '–'} | "
+                        f"{theory if theory is not None else '–'} |")
+        mf, vf = series.get("chain-matrix-first"), series.get("chain-vector-first")
+        if mf and vf:
+            slopes = plots.chain_slopes(series)
+            big = {p[0]: p for p in mf}.keys() & {p[0]: p for p in vf}.keys()
+            if big:
+                x, x0 = max(big), min(big)
+                m = next(p for p in mf if p[0] == x)
+                v = next(p for p in vf if p[0] == x)
+                first_ratio = next(p[1] for p in mf if p[0] == x0) / \
+                    next(p[1] for p in vf if p[0] == x0)
+                sentences.append(
+                    f"- Along {letter} ({fixed_text}): matrix-first's time grows like "
+                    f"{letter}^{_exp(slopes['chain-matrix-first']['time'][1])} and its FLOPs like "
+                    f"{letter}^{_exp(slopes['chain-matrix-first']['flops'][1])}; vector-first's "
+                    f"time like {letter}^{_exp(slopes['chain-vector-first']['time'][1])}, FLOPs "
+                    f"like {letter}^{_exp(slopes['chain-vector-first']['flops'][1])} (upper half "
+                    f"of the range). At {letter} = {x}: matrix-first does "
+                    f"{m[2] / v[2]:.3g}× the FLOPs ({plots._flop_text(m[2])} vs "
+                    f"{plots._flop_text(v[2])}) and takes {m[1] / v[1]:.3g}× the time "
+                    f"({fmt_time(m[1])} vs {fmt_time(v[1])}): it runs at "
+                    f"{m[2] / m[1] / 1e9:.3g} GFLOP/s against vector-first's "
+                    f"{v[2] / v[1] / 1e9:.3g} — a matrix product reuses every entry it loads, "
+                    "a vector-matrix product reads each once — so the times differ by less "
+                    f"than the FLOPs; the time ratio is {first_ratio:.3g}× at {letter} = "
+                    f"{x0}.")
+    lines += sentences + [""] + rows + [""]
+    # the engines' own forward and reverse modes, where measured beside them
+    fwd = {(r["n"], r["depth"], r["engine"]): r for r in analysis.usable(records)
+           if r["problem"] == plots.CHAIN_PROBLEM and r["engine"] in plots.CHAIN_CONTEXT
+           and not analysis.settings_label(r)}
+    # agreement with the reference (tapes' reverse gradient)
+    bad = [r for r in chain if r.get("error") or r.get("ok") is not True]
+    checked = [r for r in chain if r.get("ok") is True]
+    worst = max((r["max_rel_error"] for r in checked if r.get("max_rel_error") is not None),
+                default=None)
+    refs = sorted({r.get("reference") for r in checked if r.get("reference")})
+    ref_text = ", ".join(f"{r} (`tapes.grad`)" if r == "reverse" else r for r in refs)
+    lines.append(f"Both orders agree with the reference engine's gradient, {ref_text or '–'}, "
+                 f"at {len(checked)} of {len(chain)} records"
+                 + (f"; largest normwise relative error {worst:.2g}" if worst is not None
+                    else "") + ".")
+    for r in bad:
+        what = r.get("error") or (f"max_rel_error {fmt_num(r.get('max_rel_error'))} against "
+                                  f"{r.get('reference')}")
+        lines.append(f"- **{'FAILED' if r.get('error') else 'NOT CHECKED' if r.get('ok') is None else 'WRONG'}**: "
+                     f"{r['engine']} d={r['n']} e={r['depth']}: {what}")
+    lines += ["", "| d | e | engine | median time | FLOPs | GFLOP/s | peak mem | rel. error "
+              "vs reference | ok |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(chain + list(fwd.values()), key=lambda r: (r["depth"], r["n"], r["engine"])):
+        flops = (r.get("engine_sizes") or {}).get("flops")
+        t = r.get("time_median_s")
+        rate = f"{flops / t / 1e9:.3g}" if flops and t else "–"
+        ok = "**FAILED**" if r.get("error") else {True: "yes", False: "**NO**",
+                                                   None: "unchecked"}[r.get("ok")]
+        lines.append(f"| {r['n']} | {r['depth']} | {r['engine']} | {fmt_time(t)} | "
+                     f"{plots._flop_text(flops) if flops else '–'} | {rate} | "
+                     f"{_peak_text(r.get('peak_mem_bytes'))} | "
+                     f"{fmt_num(r.get('max_rel_error'), 2)} | {ok} |")
+    lines.append("")
+    return lines
+
+
+def _peak_text(b):
+    """A peak memory, "< 256 KiB" below the measurement's resolution."""
+    from bench.memory import RESOLUTION_BYTES
+
+    if b is None:
+        return "–"
+    return f"< {fmt_bytes(RESOLUTION_BYTES)}" if b < RESOLUTION_BYTES else fmt_bytes(b)

@@ -31,6 +31,20 @@ class Suite:
     name: str
     summary: str
     entries: tuple
+    #: ``"module:function"`` writing the suite's own report instead of the generic one
+    #: (``bench.report.write_report``'s signature, plus ``**report_options``).
+    report: str | None = None
+    report_options: dict = field(default_factory=dict)
+
+    def report_writer(self):
+        """The function that writes this suite's report (the generic one by default)."""
+        import importlib
+
+        module, _, func = (self.report or "bench.report:write_report").partition(":")
+        writer = getattr(importlib.import_module(module), func)
+        if not self.report_options:
+            return writer
+        return lambda *args: writer(*args, **self.report_options)
 
     def plan(self, seed=0) -> list:
         """All jobs of the suite (engines are filtered by the caller)."""
@@ -127,6 +141,27 @@ SUITES = {
                   depth=[1, 2, 3, 4, 5, 6, 7, 8], params={"r": [4.0]}),
             Entry(("homework",), ("symbolic", "forward", "reverse", "fd", "fd-forward")),
         ),
+    ),
+    # Issue 11: the lecture's views. The harness measures the cascade (the two
+    # multiplication orders of the Jacobian product, next to fwdrev's forward and reverse
+    # modes); the report (bench/lecture.py) adds the four ways on the logistic map, the
+    # gradient check, the examples' traces and graphs and the ReLU Jacobian, computed while
+    # it is written.
+    "lecture": Suite(
+        name="lecture",
+        summary="the lecture, computed: four ways to a derivative (logistic map), the "
+                "gradient check, traces and graphs of the lecture's examples, the 4096-d "
+                "ReLU Jacobian, the cascade's multiplication order (~1 min on 2 cores)",
+        entries=(
+            # time and FLOPs vs the width d at e = 8 layers ...
+            Entry(("jacobian-chain",), ("chain-matrix-first", "chain-vector-first"),
+                  n=[16, 32, 64, 128, 256, 512, 1024], depth=[8]),
+            Entry(("jacobian-chain",), ("forward", "reverse"), n=[16, 64, 256], depth=[8]),
+            # ... and vs the number of layers e at d = 256
+            Entry(("jacobian-chain",), ("chain-matrix-first", "chain-vector-first"),
+                  n=[256], depth=[2, 4, 16, 32]),
+        ),
+        report="bench.lecture:write_report",
     ),
     "smoke": Suite(
         name="smoke",

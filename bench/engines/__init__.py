@@ -50,6 +50,8 @@ from bench.errors import UsageError
 _MODULES = ("forward", "reverse", "fd", "fd_forward",
             # fwdrev's compiled engines (numba): forward-jit, reverse-jit, hand-jit.
             "jit_engines",
+            # The cascade's two multiplication orders on the jacobian-chain problem.
+            "chain",
             # Peers (optional libraries; skipped with one line when not installed).
             "jax_engines", "torch_engines", "autograd_engines", "symbolic")
 

@@ -44,6 +44,8 @@ _MODULES = (
     "logistic_loop",
     "rosenbrock_loop",
     "layer_chain",
+    # The lecture's cascade: the order of the Jacobian product (engines chain-*).
+    "jacobian_chain",
     "lecture",
     "homework",
     # ADBench's problems (Srajer, Kukelova, Fitzgibbon 2018), sized by --param.
