@@ -12,7 +12,7 @@ import numpy as np
 
 from . import registry
 from .errors import MutationError, UnsupportedOpError
-from .registry import POSITIVE, Domain, Example, defcomposite
+from .registry import Domain, Example, defcomposite
 from .tracing import Traced, call_nondiff, value_of
 
 

@@ -22,7 +22,7 @@ from .errors import MutationError, UnsupportedOpError
 from .indexing import Index, normalize_index, take_batched
 from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift, sz_clean,
                      unbroadcast, zeros)
-from .registry import POSITIVE, REAL, Domain, Example, defop, register_numpy_alias
+from .registry import REAL, Domain, Example, defop, register_numpy_alias
 from .tracing import Traced, apply, call_nondiff, value_of
 
 

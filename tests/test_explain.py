@@ -6,13 +6,13 @@ Expected numbers are computed here independently (closed forms, NumPy), never co
 the tool's output."""
 import os
 import re
-import shutil
 import unicodedata
 
 import numpy as np
 import pytest
 
 from bench.cli import main
+from dot_tool import need_dot
 
 
 def run(capsys, *argv):
@@ -141,16 +141,9 @@ def test_output_file(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ the graph
-def _need_dot():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Graphviz (.ci/run does)")
-        pytest.skip("Graphviz's dot program is not installed")
-
-
 @pytest.mark.parametrize("suffix, magic", [("svg", b"<svg"), ("png", b"\x89PNG")])
 def test_graph_picture(suffix, magic, tmp_path, capsys):
-    _need_dot()
+    need_dot()
     path = tmp_path / f"gates.{suffix}"
     status, out, _ = run(capsys, "--problem", "gates", "--graph", str(path))
     assert status == 0 and f"wrote {path}" in out

@@ -1,7 +1,5 @@
 """fwdrev.trace: the lecture's evaluation trace -- values, tangents, adjoints and their
 contributions, both tables, the DOT graph and its rendering."""
-import os
-import shutil
 import unicodedata
 
 import numpy as np
@@ -12,6 +10,7 @@ import fwdrev
 import tapes
 from cases import registry_cases, sample_inputs
 from fwdrev.trace import fmt
+from dot_tool import need_dot
 
 
 def lecture(x1, x2):
@@ -142,16 +141,9 @@ def test_dot_labels_follow_show():
         tr.to_dot(show=("nothing",))
 
 
-def _need_dot():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Graphviz (.ci/run does)")
-        pytest.skip("Graphviz's dot program is not installed")
-
-
 @pytest.mark.parametrize("suffix,magic", [(".svg", b"<svg"), (".png", b"\x89PNG")])
 def test_render_draws_with_graphviz(tmp_path, suffix, magic):
-    _need_dot()
+    need_dot()
     out = fwdrev.trace(gates, 3.0, -4.0, 2.0, -1.0).render(tmp_path / f"g{suffix}")
     assert out.suffix == suffix and magic in out.read_bytes()[:400]
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from bench.engines import Engine
 from bench.engines.forward import _fwdrev_version
+from ._forms import form_of
 
 
 class ChainForm(Exception):
@@ -67,11 +68,7 @@ CHAIN = ChainNamespace()
 
 def chain_form(f, x):
     """The problem's layers and read-out (``None`` if it is not a layer chain)."""
-    try:
-        f(x)
-    except ChainForm as form:
-        return form
-    return None
+    return form_of(f, x, ChainForm)
 
 
 def _forward(layers, x, counter):

@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.engines import Engine
 from bench.engines.forward import _fwdrev_version
+from ._forms import form_of
 
 
 class NjitForm(Exception):
@@ -58,11 +59,7 @@ NJIT = NjitNamespace()
 
 def njit_form(f, x):
     """The problem's ``NjitForm`` (``None`` if it has none)."""
-    try:
-        f(x)
-    except NjitForm as form:
-        return form
-    return None
+    return form_of(f, x, NjitForm)
 
 
 class _JitEngine(Engine):
