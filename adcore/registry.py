@@ -19,6 +19,11 @@ mapped to an op by a *binder* that splits NumPy's call into ``(inputs, params)``
 
 Each op also carries what the generated tests need: the input domains, the kink
 convention in words and as special values, and example calls.
+
+A NumPy function that needs no rule of its own is a *composite* (:func:`defcomposite`):
+computed from registered ops, so both modes and every nesting differentiate what it is
+made of; its example calls are tested like an op's. :func:`numpy_entry_points` lists every
+NumPy name covered (COVERAGE.md is generated from it).
 """
 from __future__ import annotations
 

@@ -8,7 +8,10 @@ highest level handles it and treats the others as constants; so a perturbation o
 outer call can never be mistaken for one of an inner call (no perturbation confusion).
 
 Plain NumPy code reaches :func:`apply` through ``__array_ufunc__`` and
-``__array_function__``; anything without a rule raises an error that names it.
+``__array_function__``; anything without a rule raises an error that names it. Arrays a
+program builds from lists of traced values (``np.array([x, 2 * x])``, ``x + [a, b]``) are
+object arrays of traced entries, lifted back to one traced array where they meet a traced
+op or are returned (:func:`lift`; the section "Arrays built from lists" below).
 """
 from __future__ import annotations
 
