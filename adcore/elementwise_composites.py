@@ -6,7 +6,7 @@ import numpy as np
 from . import registry
 from .errors import UnsupportedOpError
 from .registry import POSITIVE, REAL, Domain, Example, defcomposite
-from .tracing import Traced, call_nondiff, value_of
+from .tracing import call_nondiff, cast, value_of
 
 registry.NONDIFF_UFUNCS.update({np.heaviside, np.nextafter, np.spacing, np.isnat})
 
@@ -65,9 +65,7 @@ def _ldexp(x, n, **kwargs):
 def _to_float64(v):
     """float64 (complex128 for a complex value), as NumPy's float_power computes in."""
     dtype = np.complex128 if np.result_type(value_of(v)).kind == "c" else np.float64
-    if isinstance(v, Traced):
-        return v if v.dtype == dtype else v.astype(dtype)
-    return np.asarray(v, dtype=dtype)
+    return cast(v, dtype)
 
 
 @defcomposite((np.float_power,), examples=(

@@ -24,15 +24,7 @@ import numpy as np
 
 from . import registry
 from .registry import Domain, Example, defcomposite, defop
-from .tracing import Traced, apply, call_nondiff, value_of
-
-
-def is_complex(v) -> bool:
-    """True if the plain value under ``v`` has a complex dtype."""
-    v = value_of(v)
-    if type(v) is np.ndarray:
-        return v.dtype.kind == "c"
-    return isinstance(v, (complex, np.complexfloating))
+from .tracing import apply, call_nondiff, cast, is_complex, value_of
 
 
 def _complex_dtype(x):
@@ -41,8 +33,7 @@ def _complex_dtype(x):
 
 def _as_complex(g, like):
     """A real cotangent (or tangent) as the complex dtype of ``like``."""
-    dt = _complex_dtype(like)
-    return g.astype(dt) if isinstance(g, Traced) else np.asarray(g, dtype=dt)
+    return cast(g, _complex_dtype(like))
 
 
 real_op = defop(

@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import UnsupportedOpError
 from .registry import Example, defcomposite, defop
-from .tracing import Traced, apply, value_of
+from .tracing import Traced, apply, cast, value_of
 
 _LETTERS = string.ascii_letters
 
@@ -343,7 +343,7 @@ def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if out is not None or (dtype is not None and not np.issubdtype(np.dtype(dtype), np.floating)):
         raise UnsupportedOpError("np.trace", "out= or a non-float dtype")
     if dtype is not None:
-        a = a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
+        a = cast(a, dtype)
     a = np.moveaxis(a, (axis1, axis2), (-2, -1))
     n, m = np.shape(value_of(a))[-2:]
     rows = np.arange(max(0, -offset), min(n, m - offset)) if offset < m else np.arange(0)

@@ -71,10 +71,10 @@ import numpy as np
 from . import registry
 from .errors import MutationError, UnsupportedOpError
 from .linear import pad_batch, unbroadcast
-from .ops_complex import conj, imag, is_complex, real
+from .ops_complex import conj, imag, real
 from .ops_structural import _bind_matmul, matmul_op, norm2
 from .registry import Domain, Done, Example, defcomposite, defop, register_numpy_alias
-from .tracing import apply, call_nondiff, value_of
+from .tracing import apply, call_nondiff, is_complex, value_of
 
 # NumPy's own result classes (namedtuples), taken from NumPy's results rather than from its
 # private module: ``w, V = eigh(A)`` and ``eigh(A).eigenvalues`` both work.

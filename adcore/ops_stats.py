@@ -10,7 +10,7 @@ import numpy as np
 from .errors import MutationError, UnsupportedOpError
 from .linear import normalize_axes
 from .registry import POSITIVE, Domain, Example, defcomposite
-from .tracing import Traced, call_nondiff, value_of
+from .tracing import Traced, call_nondiff, cast, value_of
 
 
 def _composite(func, examples=()):
@@ -27,7 +27,7 @@ def _as_dtype(a, dtype, name):
         return a
     if not np.issubdtype(np.dtype(dtype), np.floating):
         raise UnsupportedOpError(name, f"dtype={dtype} would drop the derivative")
-    return a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
+    return cast(a, dtype)
 
 
 def _count(shape, axis, where=None):

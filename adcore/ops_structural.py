@@ -23,7 +23,7 @@ from .indexing import Index, normalize_index, take_batched
 from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift, sz_clean,
                      unbroadcast, zeros)
 from .registry import REAL, Domain, Example, defop, register_numpy_alias
-from .tracing import Traced, apply, call_nondiff, value_of
+from .tracing import Traced, apply, call_nondiff, cast, value_of
 
 
 def _zero_or(t, k, shape, like=None):
@@ -55,7 +55,7 @@ def _reduce_binder(name):
         _check_plain_kwargs(name, dtype, out, **extra)
         if dtype is not None and np.dtype(dtype) != np.result_type(value_of(a)):
             # NumPy casts the entries to dtype, then reduces in it
-            a = a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
+            a = cast(a, dtype)
         axes, keepdims = normalize_axes(axis, np.ndim(a)), bool(keepdims)
         if initial is np._NoValue and where is np._NoValue:
             return (a,), {"axes": axes, "keepdims": keepdims}

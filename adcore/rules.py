@@ -30,7 +30,7 @@ from . import fused
 from .linear import (indicator, masked_mul, pad_batch, sz_and, sz_apply, sz_clean, sz_or,
                      unbroadcast, unbroadcast_sz)
 from .registry import ELEMENTWISE, ConstZero
-from .tracing import Traced, apply, call_nondiff, value_of
+from .tracing import Traced, apply, call_nondiff, is_complex, value_of
 
 KINK = None  # the registered op "kink" (adcore.ops_elementwise), set there
 
@@ -57,7 +57,7 @@ def _partial(op, i, out, primals, params):
     """partial_i; at a kink under a nested derivative it is routed through :data:`KINK`, so
     its own derivative is NaN there."""
     table = op.partials
-    if op.complex_partials is not None and any(_is_complex(x) for x in primals):
+    if op.complex_partials is not None and any(is_complex(x) for x in primals):
         table = op.complex_partials
     p = table[i](out, *primals, **params)
     entry = op.kinks[i] if op.kinks is not None else None
@@ -74,21 +74,15 @@ def _partial(op, i, out, primals, params):
     return p
 
 
-def _is_complex(v) -> bool:
-    v = value_of(v)
-    return (v.dtype.kind == "c") if type(v) is np.ndarray else isinstance(
-        v, (complex, np.complexfloating))
-
-
 def _real_part_for_real(grads, primals):
     """A real input whose cotangent came out complex (``x * 1j``) gets its real part: the
     transpose of the inclusion R -> C under the pairing Re(w t) (adcore.ops_complex)."""
     for g in grads:  # the common case: no complex cotangent (a plain loop: no generator)
-        if g is not None and _is_complex(g):
+        if g is not None and is_complex(g):
             break
     else:
         return grads
-    return tuple(np.real(g) if g is not None and _is_complex(g) and not _is_complex(x) else g
+    return tuple(np.real(g) if g is not None and is_complex(g) and not is_complex(x) else g
                  for g, x in zip(grads, primals))
 
 
@@ -180,7 +174,7 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
                        else unbroadcast_sz(csz, np.shape(c), shape))
         grads = tuple(grads)
         # a real cotangent of an elementwise op means real values throughout: skip the check
-        return (_real_part_for_real(grads, primals) if _is_complex(g) else grads), tuple(szs)
+        return (_real_part_for_real(grads, primals) if is_complex(g) else grads), tuple(szs)
 
 
 # ------------------------------------------------------------------------------ structural

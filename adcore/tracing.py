@@ -64,6 +64,20 @@ def value_of(x):
     return x
 
 
+def is_complex(v) -> bool:
+    """True if the plain value under ``v`` has a complex dtype."""
+    v = value_of(v)
+    if type(v) is np.ndarray:
+        return v.dtype.kind == "c"
+    return isinstance(v, (complex, np.complexfloating))
+
+
+def cast(a, dtype):
+    """``a`` as ``dtype``: a registered cast (astype) for a traced value, np.asarray for a
+    plain one."""
+    return a.astype(dtype) if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
+
+
 def _strip(obj):
     """``value_of`` mapped through lists/tuples (arguments of non-differentiable functions)."""
     if isinstance(obj, Traced):

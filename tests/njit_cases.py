@@ -31,3 +31,18 @@ def branchy_sum(x):
         else:
             s -= 2.0 * x[i] * x[0]
     return s
+
+
+@numba.njit
+def positive(x):
+    """A boolean scalar output: no derivative to return (refused, naming it)."""
+    return x[0] > 0.0
+
+
+@numba.njit
+def signs(x):
+    """A boolean array output: no derivative to return (refused, naming it)."""
+    out = np.empty(len(x), dtype=np.bool_)
+    for i in range(len(x)):
+        out[i] = x[i] > 0.0
+    return out

@@ -19,7 +19,7 @@ import pytest
 import adcore
 import dualnum
 import tapes
-from njit_cases import cube_sum, logistic_step
+from njit_cases import cube_sum, logistic_step, positive, signs
 from adcore import NonFloatInputError, UnsupportedOpError, calls
 
 X = np.array([0.3, -0.7, 1.1, 0.5])
@@ -99,17 +99,6 @@ def test_integer_and_float_outputs_still_work_as_constants():
 
 
 def test_njit_boolean_output_is_refused_naming_it():
-    @numba.njit
-    def positive(x):
-        return x[0] > 0.0
-
-    @numba.njit
-    def signs(x):
-        out = np.empty(len(x), dtype=np.bool_)
-        for i in range(len(x)):
-            out[i] = x[i] > 0.0
-        return out
-
     with pytest.raises(TypeError, match="bool"):
         tapes.grad(positive)(X)
     with pytest.raises(TypeError, match="bool"):

@@ -21,7 +21,7 @@ import pytest
 import adcore
 import dualnum
 import tapes
-from njit_cases import cube_sum, logistic_step
+from njit_cases import cube_sum, logistic_step, positive, signs
 from adcore import numba_rules as nr
 from adcore.errors import NonFloatInputError
 from adcore.registry import ConstZero
@@ -616,17 +616,6 @@ def test_njit_jvp_validates_its_tangent():
 
 
 def test_njit_forward_mode_refuses_a_boolean_output():
-    @numba.njit
-    def positive(x):
-        return x[0] > 0.0
-
-    @numba.njit
-    def signs(x):
-        out = np.empty(len(x), dtype=np.bool_)
-        for i in range(len(x)):
-            out[i] = x[i] > 0.0
-        return out
-
     x = np.array([0.5, -1.0])
     with pytest.raises(TypeError, match="bool"):
         dualnum.grad(positive)(x)
