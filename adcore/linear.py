@@ -43,7 +43,7 @@ def shift(axes) -> tuple:
 
 def pad_batch(t, ndim: int):
     """Insert unit axes after the batch axis so ``t`` broadcasts against a value of ``ndim`` dims."""
-    extra = ndim - (np.ndim(t) - 1)
+    extra = ndim + 1 - (t.ndim if type(t) is np.ndarray else np.ndim(t))
     if extra > 0:
         shape = np.shape(t)
         t = np.reshape(t, (shape[0],) + (1,) * extra + shape[1:])
@@ -63,7 +63,7 @@ def unbroadcast(g, shape: tuple):
     This is the one place where broadcasting is undone: over leading axes that
     broadcasting added and over axes where ``shape`` has 1.
     """
-    gshape = np.shape(g)[1:]
+    gshape = (g.shape if type(g) is np.ndarray else np.shape(g))[1:]
     if gshape == tuple(shape):
         return g
     axes = _unbroadcast_axes(gshape, shape)

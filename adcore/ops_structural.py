@@ -21,7 +21,7 @@ from . import registry, rules as _rules
 from .errors import MutationError, UnsupportedOpError
 from .indexing import Index, normalize_index, take_batched
 from .linear import (batch_size, expand_reduced, normalize_axes, pad_batch, shift, sz_clean,
-                     unbroadcast, zeros)
+                     unbroadcast, unbroadcast_sz, zeros)
 from .registry import REAL, Domain, Example, defop, register_numpy_alias
 from .tracing import Traced, apply, call_nondiff, cast, value_of
 
@@ -336,6 +336,61 @@ def _matmul_vjp(g, needed, out, a, b):
     return ga, gb
 
 
+# Structural zeros of matmul's rules, read off directly (rules._structural_vjp would run the
+# rule once more on indicators, a second matmul as costly as the first): with the data
+# operand's coefficients counted as non-zero, an entry of g @ B^T is a structural zero
+# exactly when its whole row of g is, an entry of A^T @ g when its whole column of g is.
+def _matmul_vjp_sz(g, gsz, needed, out, a, b):
+    k = np.shape(g)[0]
+    a2, b2 = _promote(value_of(a), value_of(b))
+    stack = np.broadcast_shapes(np.shape(a2)[:-2], np.shape(b2)[:-2])
+    m, p, n = np.shape(a2)[-2], np.shape(a2)[-1], np.shape(b2)[-1]
+    sz2 = np.reshape(np.broadcast_to(gsz, np.shape(g)), (k,) + stack + (m, n))
+    sza = szb = None
+    if needed[0]:
+        full = (k,) + stack + (m, p)
+        sza = unbroadcast_sz(np.broadcast_to(np.all(sz2, axis=-1, keepdims=True), full),
+                             full, np.shape(a2))
+        sza = None if sza is None else np.reshape(sza, (k,) + np.shape(a))
+    if needed[1]:
+        full = (k,) + stack + (p, n)
+        szb = unbroadcast_sz(np.broadcast_to(np.all(sz2, axis=-2, keepdims=True), full),
+                             full, np.shape(b2))
+        szb = None if szb is None else np.reshape(szb, (k,) + np.shape(b))
+    return sza, szb
+
+
+def _matmul_jvp_sz(ts, szs, out, a, b):
+    (ta, tb), (sa, sb) = ts, szs
+    if (ta is not None and sa is None) or (tb is not None and sb is None):
+        return None  # a direction with no structural zeros: none in the output
+    k = batch_size(ts)
+    a, b = value_of(a), value_of(b)
+    a2, b2 = _promote(a, b)
+    stack = np.broadcast_shapes(np.shape(a2)[:-2], np.shape(b2)[:-2])
+    full = (k,) + stack + (np.shape(a2)[-2], np.shape(b2)[-1])
+    sz = True
+    if ta is not None:  # ta @ B: a row of ta all structural zeros
+        sa2 = np.broadcast_to(sa, np.shape(ta))
+        sa2 = sa2 if np.ndim(a) >= 2 else np.expand_dims(sa2, 1)
+        sz = np.all(_expand_stack(sa2, len(stack) + 2), axis=-1, keepdims=True)
+    if tb is not None:  # A @ tb: a column of tb all structural zeros
+        sb2 = np.broadcast_to(sb, np.shape(tb))
+        sb2 = sb2 if np.ndim(b) >= 2 else np.expand_dims(sb2, -1)
+        sz = np.logical_and(sz, np.all(_expand_stack(sb2, len(stack) + 2), axis=-2,
+                                       keepdims=True))
+    return sz_clean(np.reshape(np.broadcast_to(sz, full), (k,) + np.shape(out)))
+
+
+def _expand_stack(m, core_ndim):
+    """A batched ``(k,) + shape`` mask with unit axes after k up to ``core_ndim`` dims."""
+    extra = core_ndim - (np.ndim(m) - 1)
+    return m if extra <= 0 else np.reshape(m, np.shape(m)[:1] + (1,) * extra + np.shape(m)[1:])
+
+
+_MATMUL_SZ = {"vjp": _matmul_vjp_sz, "jvp": _matmul_jvp_sz}
+
+
 def _bind_matmul(a, b, **kwargs):
     _check_plain_kwargs("np.matmul", **kwargs)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
@@ -345,7 +400,7 @@ def _bind_matmul(a, b, **kwargs):
 
 matmul_op = defop(
     "matmul", np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2, numpy=(np.matmul,),
-    bind=_bind_matmul, domains=(REAL,),
+    bind=_bind_matmul, domains=(REAL,), sz_rules=_MATMUL_SZ,
     examples=(
         Example(lambda a, b: a @ b, ((3, 4), (4, 2)), label="matrix"),
         Example(lambda a, b: a @ b, ((4,), (4, 2)), label="vector-matrix"),
@@ -369,6 +424,7 @@ def _bind_dot(a, b, out=None):
 
 dot_op = defop(
     "dot", np.dot, jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2, numpy=(np.dot,), bind=_bind_dot,
+    sz_rules=_MATMUL_SZ,
     doc="np.dot for 1-D and 2-D operands (the same linear maps as matmul); scalars multiply.",
     examples=(
         Example(lambda a, b: np.dot(a, b), ((4,), (4,)), label="inner"),

@@ -179,6 +179,7 @@ def positional_binder(nargs):
             raise TypeError(f"expected {nargs} array arguments and no keywords")
         return args, {}
 
+    bind.direct = nargs  # dispatch may skip this binder: inputs = the arguments, no params
     return bind
 
 

@@ -36,7 +36,7 @@ KINK = None  # the registered op "kink" (adcore.ops_elementwise), set there
 
 
 def _plain(out, primals):
-    return (value_of(out),) + tuple(value_of(x) for x in primals)
+    return [value_of(out)] + [value_of(x) for x in primals]
 
 
 def _szero(op, i, out, primals, present):
@@ -45,12 +45,14 @@ def _szero(op, i, out, primals, present):
     entry = op.szero[i]
     if entry is None:
         return None
-    if isinstance(entry, ConstZero):
+    if type(entry) is ConstZero:
         j = entry.j
         if present[j] or isinstance(primals[j], Traced):
             return None
         entry = entry.pred
-    return sz_clean(entry(*_plain(out, primals)))
+    if isinstance(out, Traced):
+        return sz_clean(entry(*_plain(out, primals)))
+    return sz_clean(entry(out, *primals))  # plain values already (no nesting)
 
 
 def _partial(op, i, out, primals, params):
@@ -96,43 +98,80 @@ def _scaled(partial, t, sz):
     return masked_mul(partial, t, sz)
 
 
+def _shape(v) -> tuple:
+    """``np.shape`` without its call overhead for the common operand types."""
+    t = type(v)
+    if t is np.ndarray:
+        return v.shape
+    if t is float:
+        return ()
+    return np.shape(v)
+
+
+def _table(op, primals):
+    """The partials to use: the complex ones if some input is complex (and the op has them)."""
+    if op.complex_partials is not None:
+        for x in primals:
+            if is_complex(x):
+                return op.complex_partials
+    return op.partials
+
+
+def _fusable(out, params) -> bool:
+    """Cheap pre-check before :mod:`adcore.fused` looks at the operands (large arrays only)."""
+    return (not params and fused.enabled and type(out) is np.ndarray
+            and out.size >= fused.MIN_SIZE)
+
+
 def jvp(op, out, primals, tangents, params, k, szs=None):
     """``(tangent, sz)`` of ``out``: the tangent has shape ``(k,) + out.shape``, ``sz`` its
     structural zeros (None or a bool mask of the tangent's shape).
 
     ``tangents[i]`` is ``None`` (zero) or ``(k,) + primals[i].shape``; ``szs[i]`` its
-    structural zeros (default: none).
+    structural zeros (default: none). Partials may be inf at singular points by design:
+    call it under ``np.errstate(all="ignore")`` (the engines open one per derivative call,
+    :class:`adcore.tracing.Trace`, not one per op).
     """
-    szs = (None,) * len(tangents) if szs is None else szs
-    with np.errstate(all="ignore"):  # partials may be inf at singular points, by design
-        if op.kind != ELEMENTWISE:
-            return _structural_jvp(op, out, primals, tangents, szs, params)
-        present = tuple(t is not None for t in tangents)
-        active = [i for i, p in enumerate(present) if p]
-        pszs = ([_szero(op, i, out, primals, present) for i in active] if op.szero is not None
-                else [None] * len(active))
-        if k == 1 and not params and all(szs[i] is None for i in active):
-            done = fused.jvp(op, out, primals, tangents)  # one pass on large arrays
-            if done is not None:
-                sz = pszs[0]
-                for psz in pszs[1:]:
-                    sz = sz_and(sz, psz)
-                return done, _full(sz, (k,) + np.shape(out))
-        nd = np.ndim(out)
-        total = sz = None
-        for n, (i, psz) in enumerate(zip(active, pszs)):
-            tsz = szs[i]
-            if tsz is not None and np.ndim(tsz) != nd + 1:
-                tsz = pad_batch(tsz, nd)
-            csz = sz_or(psz, tsz)
-            contribution = _scaled(_partial(op, i, out, primals, params),
-                                   pad_batch(tangents[i], nd), csz)
-            total = contribution if total is None else total + contribution
-            sz = csz if n == 0 else sz_and(sz, csz)
-    shape = (k,) + np.shape(out)
-    total = total if np.shape(total) == shape else np.broadcast_to(total, shape)
-    if sz is not None and any(sz is szs[i] for i in active):  # passed through unchanged
-        return total, sz if np.shape(sz) == shape else np.broadcast_to(sz, shape)
+    if szs is None:
+        szs = (None,) * len(tangents)
+    if op.kind != ELEMENTWISE:
+        return _structural_jvp(op, out, primals, tangents, szs, params)
+    present = tuple([t is not None for t in tangents])
+    nested = isinstance(out, Traced)  # an input of an outer level: partials are traced too
+    szero = op.szero
+    shape = (k,) + _shape(out)
+    if k == 1 and _fusable(out, params) and all(s is None for s in szs):
+        done = fused.jvp(op, out, primals, tangents)  # one pass on large arrays
+        if done is not None:
+            sz = None
+            for n, i in enumerate(i for i, p in enumerate(present) if p):
+                psz = None if szero is None else _szero(op, i, out, primals, present)
+                sz = psz if n == 0 else sz_and(sz, psz)
+            return done, _full(sz, shape)
+    table = _table(op, primals)
+    nd = len(shape) - 1
+    total = sz = None
+    first = True
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        psz = None if szero is None else _szero(op, i, out, primals, present)
+        tsz = szs[i]
+        if tsz is not None and np.ndim(tsz) != nd + 1:
+            tsz = pad_batch(tsz, nd)
+        csz = sz_or(psz, tsz)
+        partial = (_partial(op, i, out, primals, params) if nested
+                   else table[i](out, *primals, **params))
+        contribution = _scaled(partial, pad_batch(t, nd), csz)
+        if first:
+            total, sz, first = contribution, csz, False
+        else:
+            total = total + contribution
+            sz = sz_and(sz, csz)
+    if _shape(total) != shape:
+        total = np.broadcast_to(total, shape)
+    if sz is not None and any(sz is szs[i] for i, p in enumerate(present) if p):
+        return total, sz if np.shape(sz) == shape else np.broadcast_to(sz, shape)  # passed through
     return total, _full(sz, shape)
 
 
@@ -147,34 +186,40 @@ def _full(sz, shape):
 def vjp(op, g, needed, out, primals, params, gsz=None):
     """``(cotangents, szs)`` of the inputs from the cotangent ``g`` (``(k,) + out.shape``,
     structural zeros ``gsz``): one ``(k,) + primals[i].shape`` array (None where not
-    ``needed[i]``) and its structural zeros per input."""
-    with np.errstate(all="ignore"):
-        if op.kind != ELEMENTWISE:
-            return _structural_vjp(op, g, gsz, needed, out, primals, params)
-        pszs = ([_szero(op, i, out, primals, needed) if need else None
-                 for i, need in enumerate(needed)] if op.szero is not None
-                else [None] * len(needed))
-        if not params and gsz is None and np.shape(g)[0] == 1:  # one pass (adcore.fused)
-            done = fused.vjp(op, g, needed, out, primals)
-            if done is not None:
-                return done, tuple(None if psz is None else
-                                   unbroadcast_sz(psz, np.shape(g), np.shape(x))
-                                   for psz, x in zip(pszs, primals))
-        grads, szs = [], []
-        for i, (need, x) in enumerate(zip(needed, primals)):
-            if not need:
-                grads.append(None)
-                szs.append(None)
-                continue
-            csz = sz_or(pszs[i], gsz)
-            c = _scaled(_partial(op, i, out, primals, params), g, csz)
-            shape = np.shape(x)
-            grads.append(unbroadcast(c, shape))
-            szs.append(csz if csz is gsz and np.shape(g)[1:] == shape
-                       else unbroadcast_sz(csz, np.shape(c), shape))
-        grads = tuple(grads)
-        # a real cotangent of an elementwise op means real values throughout: skip the check
-        return (_real_part_for_real(grads, primals) if is_complex(g) else grads), tuple(szs)
+    ``needed[i]``) and its structural zeros per input. Call it under
+    ``np.errstate(all="ignore")``, as :func:`jvp`."""
+    if op.kind != ELEMENTWISE:
+        return _structural_vjp(op, g, gsz, needed, out, primals, params)
+    szero = op.szero
+    pszs = (None if szero is None else
+            [_szero(op, i, out, primals, needed) if need else None for i, need in enumerate(needed)])
+    gshape = _shape(g)
+    if gsz is None and gshape[0] == 1 and _fusable(out, params):  # one pass (adcore.fused)
+        done = fused.vjp(op, g, needed, out, primals)
+        if done is not None:
+            return done, ((None,) * len(needed) if pszs is None else
+                          tuple(None if psz is None else unbroadcast_sz(psz, gshape, _shape(x))
+                                for psz, x in zip(pszs, primals)))
+    nested = isinstance(out, Traced)
+    table = _table(op, primals)
+    grads, szs = [], []
+    for i, need in enumerate(needed):
+        if not need:
+            grads.append(None)
+            szs.append(None)
+            continue
+        csz = gsz if pszs is None else sz_or(pszs[i], gsz)
+        partial = (_partial(op, i, out, primals, params) if nested
+                   else table[i](out, *primals, **params))
+        c = _scaled(partial, g, csz)
+        shape = _shape(primals[i])
+        grads.append(unbroadcast(c, shape))
+        szs.append(None if csz is None else
+                   csz if csz is gsz and gshape[1:] == shape else
+                   unbroadcast_sz(csz, _shape(c), shape))
+    grads = tuple(grads)
+    # a real cotangent of an elementwise op means real values throughout: skip the check
+    return (_real_part_for_real(grads, primals) if is_complex(g) else grads), tuple(szs)
 
 
 # ------------------------------------------------------------------------------ structural

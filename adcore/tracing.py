@@ -50,10 +50,17 @@ class Trace:
         """
 
     def __enter__(self):
+        # One np.errstate for the whole derivative call, not one per op (it costs about a
+        # microsecond, as much as a small op): partials are inf or NaN at singular points
+        # by design, and inf/NaN in the results say so. NumPy's floating-point warnings
+        # are therefore not raised inside a derivative call, in the primal either.
+        self._quiet = np.errstate(all="ignore")
+        self._quiet.__enter__()
         return self
 
     def __exit__(self, *exc):
         self.active = False
+        self._quiet.__exit__(*exc)
         return False
 
 
@@ -67,9 +74,48 @@ def value_of(x):
 def is_complex(v) -> bool:
     """True if the plain value under ``v`` has a complex dtype."""
     v = value_of(v)
-    if type(v) is np.ndarray:
+    if type(v) is np.ndarray or type(v) is Placeholder:
         return v.dtype.kind == "c"
     return isinstance(v, (complex, np.complexfloating))
+
+
+class Placeholder:
+    """What a tape keeps of a value no reverse rule of it reads (:mod:`adcore.liveness`):
+    its shape and dtype. Reading its values is a bug in that analysis, so it raises."""
+
+    __slots__ = ("shape", "dtype")
+    _cache: dict = {}
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    @classmethod
+    def of(cls, v) -> "Placeholder":
+        """The (shared) placeholder of ``v``'s shape and dtype."""
+        if type(v) is np.ndarray:
+            key = (v.shape, v.dtype)
+        else:
+            key = (np.shape(v), np.result_type(v))
+        p = cls._cache.get(key)
+        if p is None:
+            p = cls._cache.setdefault(key, cls(*key))
+        return p
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError(
+            "internal error: a reverse rule read a value its tape did not keep "
+            "(adcore.liveness); please report it, with the function differentiated")
+
+    def __repr__(self):
+        return f"Placeholder(shape={self.shape}, dtype={self.dtype})"
 
 
 def cast(a, dtype):
@@ -142,6 +188,10 @@ _REDUCE_METHODS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.
 
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
+    if method == "__call__" and not kwargs:  # the common case, first and lean
+        entry = registry._UFUNCS.get(ufunc)
+        if entry is not None and getattr(entry[1], "direct", None) == len(inputs):
+            return apply(entry[0], *_lift_args(inputs, np.ufunc))
     name = f"np.{ufunc.__name__}"
     inputs = _lift_args(inputs, np.ufunc)
     if kwargs:
@@ -395,6 +445,25 @@ def _lift_kwargs(kwargs):
     return {k: _lift_value(v) for k, v in kwargs.items()}
 
 
+_SCALARS = (float, int, np.float64, np.float32)
+
+
+def _operator(ufunc, reflected=False):
+    """``x + o`` (``o + x`` if ``reflected``) for a traced ``x``: what ``ufunc(x, o)`` does,
+    straight to the registered op when ``o`` is a float, an int, a numeric array or a traced
+    value (nothing to lift, no keywords) -- NumPy's override protocol and the dispatch
+    below would reach the same op a few microseconds later."""
+    def method(self, o):
+        t = type(o)
+        if t in _SCALARS or isinstance(o, Traced) or (t is np.ndarray and not o.dtype.hasobject):
+            entry = registry._UFUNCS.get(ufunc)
+            if entry is not None and getattr(entry[1], "direct", None) == 2:
+                return apply(entry[0], o, self) if reflected else apply(entry[0], self, o)
+        return ufunc(o, self) if reflected else ufunc(self, o)
+    method.__name__ = f"__{'r' if reflected else ''}{ufunc.__name__}__"
+    return method
+
+
 class Traced:
     """Base of dualnum's ``Dual`` and tapes' ``Tracer``: NumPy dispatch and operators.
 
@@ -483,16 +552,11 @@ class Traced:
             yield self[i]
 
     # --- operators: all routed through NumPy so there is one dispatch path -----------
-    def __add__(self, o): return np.add(self, o)
-    def __radd__(self, o): return np.add(o, self)
-    def __sub__(self, o): return np.subtract(self, o)
-    def __rsub__(self, o): return np.subtract(o, self)
-    def __mul__(self, o): return np.multiply(self, o)
-    def __rmul__(self, o): return np.multiply(o, self)
-    def __truediv__(self, o): return np.divide(self, o)
-    def __rtruediv__(self, o): return np.divide(o, self)
-    def __pow__(self, o): return np.power(self, o)
-    def __rpow__(self, o): return np.power(o, self)
+    __add__, __radd__ = _operator(np.add), _operator(np.add, reflected=True)
+    __sub__, __rsub__ = _operator(np.subtract), _operator(np.subtract, reflected=True)
+    __mul__, __rmul__ = _operator(np.multiply), _operator(np.multiply, reflected=True)
+    __truediv__, __rtruediv__ = _operator(np.divide), _operator(np.divide, reflected=True)
+    __pow__, __rpow__ = _operator(np.power), _operator(np.power, reflected=True)
     def __matmul__(self, o): return np.matmul(self, o)
     def __rmatmul__(self, o): return np.matmul(o, self)
     # no rule yet (remainder, divmod, bitwise) or no derivative (floor_divide: a step,

@@ -21,16 +21,18 @@ class ForwardTrace(Trace):
 
     def process(self, op, inputs, params):
         primals, tangents, szs = [], [], []
+        nested = False  # a value of an outer derivative call among the primals
         for x in inputs:
-            if isinstance(x, Dual) and x._trace is self:
-                primals.append(x.primal)
+            if type(x) is Dual and x._trace is self:
                 tangents.append(x.tangent)
                 szs.append(x.sz)
+                x = x.primal
             else:  # a constant, or a value of an outer (lower-level) derivative call
-                primals.append(x)
                 tangents.append(None)
                 szs.append(None)
-        out = apply(op, *primals, **params)
+            primals.append(x)
+            nested = nested or isinstance(x, Traced)
+        out = apply(op, *primals, **params) if nested else op.primal(*primals, **params)
         tangent, sz = rules.jvp(op, out, primals, tangents, params, self.k, szs)
         return Dual(self, out, tangent, sz)
 

@@ -269,7 +269,8 @@ def trace(f, *args, seed=None, cotangent=None, argnums=None, names=None,
     steps = _name_steps(nodes, tape.inputs, names)
     sizes = [int(np.size(value_of(nodes[i].out))) for i in tape.inputs]
     seed_m = _seed_matrix(seed, sum(sizes))
-    _forward_sweep(nodes, tape.inputs, steps, seed_m, sizes)
+    with np.errstate(all="ignore"):  # the rules' partials may be inf at singular points
+        _forward_sweep(nodes, tape.inputs, steps, seed_m, sizes)
     out_value = value_of(nodes[out_index].out)
     if cotangent is None:
         if np.shape(out_value) != ():
@@ -280,7 +281,8 @@ def trace(f, *args, seed=None, cotangent=None, argnums=None, names=None,
     if np.shape(cotangent) != np.shape(out_value):
         raise ValueError(f"fwdrev.trace: cotangent has shape {np.shape(cotangent)}, the output "
                          f"{np.shape(out_value)}")
-    _reverse_sweep(nodes, steps, out_index, cotangent)
+    with np.errstate(all="ignore"):
+        _reverse_sweep(nodes, steps, out_index, cotangent)
     return Trace(steps, out_index, seed_m, cotangent)
 
 

@@ -19,14 +19,15 @@ from adcore.linear import sz_of_seed
 from .tape import ReverseTrace, Tracer
 
 
-def record_call(f, args, argnums):
+def record_call(f, args, argnums, keep_values=True):
     """Run ``f(*args)`` once, recording every op that depends on ``args[argnums]``.
 
     Returns ``(tape, out, out_index)``: the tape (inputs in the order of ``argnums``), the
     plain output and the index of the node that produced it (None if the output does not
-    depend on the inputs).
+    depend on the inputs). ``keep_values=False``: the tape keeps only the values its
+    reverse rules read (enough for sweeps, not for replay; :class:`tapes.tape.Tape`).
     """
-    trace = ReverseTrace()
+    trace = ReverseTrace(keep_values)
     with trace:
         args = list(args)
         for a in argnums:
@@ -41,8 +42,8 @@ def sweep(tape, out, out_index, cotangent):
     """Input cotangents ``[(k,) + input.shape]`` for a batch of output cotangents."""
     k = np.shape(cotangent)[0]
     if out_index is None:  # the output is a constant: every derivative is zero
-        return [np.zeros((k,) + np.shape(value_of(tape.nodes[i].out)),
-                         dtype=np.result_type(value_of(tape.nodes[i].out), np.float32))
+        return [np.zeros((k,) + np.shape(value_of(tape.out_of[i])),
+                         dtype=np.result_type(value_of(tape.out_of[i]), np.float32))
                 for i in tape.inputs]
     return tape.backward(out_index, cotangent, sz=sz_of_seed(cotangent))
 
@@ -67,7 +68,7 @@ def vjp(f, *primals):
         from . import numba_tape
         return numba_tape.vjp(f, *primals)
     args, nums, _ = _prepare(primals, tuple(range(len(primals))), "tapes.vjp")
-    tape, out, out_index = record_call(f, args, nums)
+    tape, out, out_index = record_call(f, args, nums, keep_values=False)
     out_shape = np.shape(value_of(out))
 
     def vjp_fn(cotangent):
@@ -94,7 +95,7 @@ def value_and_grad(f, argnums=0, holomorphic=False):
     def vg(*args):
         args, nums, single = _prepare(args, argnums, "tapes.grad")
         calls.check_holomorphic_inputs(args, nums, "tapes.grad", holomorphic)
-        tape, out, out_index = record_call(f, args, nums)
+        tape, out, out_index = record_call(f, args, nums, keep_values=False)
         calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp", holomorphic)
         seed = np.ones((1,) + np.shape(value_of(out)), dtype=np.result_type(value_of(out), np.float32))
         grads = tuple(calls.as_dtype_of(g[0], args[a])
@@ -130,7 +131,7 @@ def jacobian(f, argnums=0, chunk=None, holomorphic=False):
     def jac(*args):
         args, nums, single = _prepare(args, argnums, "tapes.jacobian")
         calls.check_holomorphic_inputs(args, nums, "tapes.jacobian", holomorphic)
-        tape, out, out_index = record_call(f, args, nums)
+        tape, out, out_index = record_call(f, args, nums, keep_values=False)
         real_in = all(np.result_type(value_of(args[a])).kind != "c" for a in nums)
         calls.check_output_kind(out, "tapes.jacobian", allow_complex=holomorphic or real_in)
         return jacobian_from_tape(tape, out, out_index, [np.shape(value_of(args[a])) for a in nums],

@@ -20,7 +20,7 @@ from adcore import GuardError, calls
 from adcore.tracing import Traced, value_of
 
 from .api import jacobian_from_tape, record_call, sweep
-from .tape import Node, Tape, _Ref
+from .tape import Tape, _Ref
 
 
 def _equal_values(a, b) -> bool:
@@ -219,7 +219,7 @@ class Recording:
                         return self._retrace(args, f"op {node.op.name} now returns "
                                                    f"{np.result_type(out)}")
                 values.append(out)
-                new.nodes.append(Node(node.op, node.parents, primals, out, node.params))
+                new.append(node.op, node.parents, primals, out, node.params)
             for guard in self.tape.guards:
                 now = guard.func(*deref(guard.args), **{k: deref(v) for k, v in guard.kwargs.items()})
                 if not _same(now, guard.result):

@@ -9,20 +9,24 @@ first sweep's result.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
+from array import array
 from typing import Any
 
 import numpy as np
 
-from adcore import Trace, Traced, apply, get_op, rules, value_of
+from adcore import Trace, Traced, apply, get_op, liveness, rules, value_of
+from adcore.tracing import Placeholder
 from adcore.linear import sz_and, sz_clean
 
 INPUT = None  # the op of an input node
 
 
-@dataclasses.dataclass(eq=False, slots=True)  # slots: a tape of 10^5 scalar ops stays small
+@dataclasses.dataclass(eq=False, slots=True)
 class Node:
-    """One recorded op: ``out = op(*primals, **params)``.
+    """One recorded op, ``out = op(*primals, **params)`` — a view of a tape's row (the tape
+    itself is flat: :class:`Tape`).
 
     ``parents[i]`` is the index of the node that produced ``primals[i]``, or -1 when
     that input is a constant of this tape (a plain array, or a value of an outer call).
@@ -56,32 +60,80 @@ class _Ref:
     index: int
 
 
-class Tape:
-    """A recorded program. ``len(tape)`` counts ops (inputs excluded); ``nbytes`` the
-    values it holds; ``summary()`` prints it in record order."""
+#: a one-shot tape drops unread values of ops whose output has at least this many entries
+#: (below it the bookkeeping would cost more time than the memory it frees is worth)
+DROP_MIN = 1024
+_NO_PARAMS: dict = {}  # shared by every node without params (most): never mutated
 
-    def __init__(self):
-        self.nodes: list[Node] = []
+
+class Tape:
+    """A recorded program: a flat Wengert list. ``len(tape)`` counts ops (inputs excluded);
+    ``nbytes`` the values it holds; ``summary()`` prints it in record order.
+
+    Row i is ``op_of[i]`` (the op, or ``INPUT``), ``out_of[i]``, ``params_of[i]`` and the arguments
+    ``args[starts[i]:starts[i + 1]]`` with the nodes that made them in ``arg_nodes`` (-1: a
+    constant) — flat lists and integer arrays rather than one object per node, so a tape of
+    10^6 scalar ops costs about 100 bytes an op. ``tape.nodes[i]`` gives a row as a
+    :class:`Node`.
+
+    ``keep_values=False`` (one-shot gradients): a value no reverse rule reads is kept only
+    as a :class:`adcore.tracing.Placeholder` (:mod:`adcore.liveness`), so the recording
+    frees each temporary array as soon as the program is done with it.
+    """
+
+    def __init__(self, keep_values: bool = True):
+        self.op_of: list = []
+        self.out_of: list = []
+        self.params_of: list = []
+        self.starts = array("q", [0])
+        self.args: list = []
+        self.arg_nodes = array("q")
         self.guards: list[Guard] = []
         self.inputs: list[int] = []
+        self.keep_values = keep_values
 
     def __len__(self):
-        return len(self.nodes) - len(self.inputs)
+        return len(self.op_of) - len(self.inputs)
 
-    def append(self, node: Node) -> int:
-        self.nodes.append(node)
-        return len(self.nodes) - 1
+    def append(self, op, parents, primals, out, params) -> int:
+        """Add a row; returns its index."""
+        if (not self.keep_values and type(out) is np.ndarray and out.size >= DROP_MIN
+                and op is not INPUT):
+            keep = liveness.kept(op, tuple([p >= 0 for p in parents]))
+            if keep is not None and not isinstance(out, Traced):  # nested: keep all
+                keep_out, keep_in = keep
+                if not keep_out:
+                    out = Placeholder.of(out)
+                if not all(keep_in):
+                    primals = [x if k or p < 0 else Placeholder.of(x)
+                               for x, k, p in zip(primals, keep_in, parents)]
+        self.op_of.append(op)
+        self.out_of.append(out)
+        self.params_of.append(params or _NO_PARAMS)
+        self.args.extend(primals)
+        self.arg_nodes.extend(parents)
+        self.starts.append(len(self.args))
+        return len(self.op_of) - 1
+
+    def node(self, i: int) -> Node:
+        s, e = self.starts[i], self.starts[i + 1]
+        return Node(self.op_of[i], tuple(self.arg_nodes[s:e]), tuple(self.args[s:e]),
+                    self.out_of[i], self.params_of[i])
+
+    @property
+    def nodes(self) -> list:
+        """The rows as :class:`Node` objects (built on demand: for reading, not for speed)."""
+        return [self.node(i) for i in range(len(self.op_of))]
 
     @property
     def nbytes(self) -> int:
         """Bytes of the distinct arrays the tape keeps alive (outputs and constants)."""
         seen, total = set(), 0
-        for node in self.nodes:
-            for v in (node.out,) + node.primals:
-                v = value_of(v)
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    total += int(getattr(v, "nbytes", 8))
+        for v in itertools.chain(self.out_of, self.args):
+            v = value_of(v)
+            if id(v) not in seen and type(v) is not Placeholder:
+                seen.add(id(v))
+                total += int(getattr(v, "nbytes", 8))
         return total
 
     def ops(self):
@@ -91,11 +143,12 @@ class Tape:
     def summary(self, limit: int = 50) -> str:
         lines = [f"Tape: {len(self)} ops, {len(self.inputs)} inputs, {len(self.guards)} guards, "
                  f"{self.nbytes} bytes held"]
-        for i, name, parents, shape in self.ops()[:limit]:
+        rows = self.ops()
+        for i, name, parents, shape in rows[:limit]:
             args = ", ".join(f"%{p}" if p >= 0 else "const" for p in parents)
             lines.append(f"  %{i:<5} = {name}({args})  -> shape {shape}")
-        if len(self.nodes) > limit:
-            lines.append(f"  ... {len(self.nodes) - limit} more")
+        if len(rows) > limit:
+            lines.append(f"  ... {len(rows) - limit} more")
         return "\n".join(lines)
 
     __str__ = summary
@@ -107,24 +160,40 @@ class Tape:
         Returns the cotangents of the input nodes (``(k,) + input.shape``, zeros where
         the output does not depend on an input), in the order of ``self.inputs``.
         """
-        cots = [None] * len(self.nodes)
-        szs = [None] * len(self.nodes)
+        with np.errstate(all="ignore"):  # once per sweep: partials may be inf, by design
+            cots = self._sweep(out_index, cotangent, sz)
+        k = np.shape(cotangent)[0]
+
+        def zero(v):  # an unreached input: zeros in its own float (or complex) dtype
+            return np.zeros((k,) + np.shape(v), dtype=np.result_type(v, np.float32))
+        return [cots[i] if cots[i] is not None else zero(value_of(self.out_of[i]))
+                for i in self.inputs]
+
+    def _sweep(self, out_index, cotangent, sz):
+        """The reversed loop: cotangents of every node, accumulated from ``out_index`` down."""
+        ops, outs, params, args = self.op_of, self.out_of, self.params_of, self.args
+        starts, arg_nodes, vjp = self.starts, self.arg_nodes, rules.vjp
+        cots = [None] * len(ops)
+        szs = [None] * len(ops)
         cots[out_index] = cotangent
         szs[out_index] = sz
-        is_input = set(self.inputs)
         for i in range(out_index, -1, -1):
             g = cots[i]
-            if g is None or i in is_input:
+            if g is None:
+                continue
+            op = ops[i]
+            if op is INPUT:
                 continue
             gsz = szs[i]
             cots[i] = szs[i] = None  # done with it: free the memory as the sweep moves back
-            node = self.nodes[i]
-            p0 = node.parents[0] if node.parents else -1
-            if node.op is _GETITEM and p0 >= 0 and gsz is None and _owned(cots, p0, g):
+            s, e = starts[i], starts[i + 1]
+            parents = arg_nodes[s:e]
+            if op is _GETITEM and gsz is None and parents[0] >= 0 and _owned(cots, parents[0], g):
                 # a second slice of the same array: add into its cotangent in place (the
                 # same sums as zeros-with-g-assigned + cotangent, without the temporary)
-                index = node.params["index"]
+                index = params[i]["index"]
                 if index.basic and index.adjacent:
+                    p0 = parents[0]
                     cots[p0][(slice(None),) + index.key] += g
                     psz = szs[p0]
                     if psz is not None:  # the entries just added to are reached now
@@ -132,25 +201,22 @@ class Tape:
                         psz[(slice(None),) + index.key] = False
                         szs[p0] = sz_clean(psz)
                     continue
-            needed = tuple(p >= 0 for p in node.parents)
-            grads, gszs = rules.vjp(node.op, g, needed, node.out, node.primals, node.params, gsz)
-            for p, gp, s in zip(node.parents, grads, gszs):
-                if p >= 0 and gp is not None:
-                    if cots[p] is None:
-                        cots[p] = gp
-                        szs[p] = s
-                        continue
-                    if _owned(cots, p, gp) and np.shape(gp) == cots[p].shape:
-                        cots[p] += gp  # an array only this sweep holds: no new temporary
-                    else:
-                        cots[p] = cots[p] + gp
-                    szs[p] = sz_and(szs[p], s)
-        k = np.shape(cotangent)[0]
-
-        def zero(v):  # an unreached input: zeros in its own float (or complex) dtype
-            return np.zeros((k,) + np.shape(v), dtype=np.result_type(v, np.float32))
-        return [cots[i] if cots[i] is not None else zero(value_of(self.nodes[i].out))
-                for i in self.inputs]
+            needed = tuple([p >= 0 for p in parents])
+            grads, gszs = vjp(op, g, needed, outs[i], tuple(args[s:e]), params[i], gsz)
+            for p, gp, s_ in zip(parents, grads, gszs):
+                if p < 0 or gp is None:
+                    continue
+                have = cots[p]
+                if have is None:
+                    cots[p] = gp
+                    szs[p] = s_
+                    continue
+                if _owned(cots, p, gp) and gp.shape == have.shape:
+                    have += gp  # an array only this sweep holds: no new temporary
+                else:
+                    cots[p] = have + gp
+                szs[p] = sz_and(szs[p], s_)
+        return cots
 
 
 _GETITEM = get_op("getitem")
@@ -171,27 +237,28 @@ class ReverseTrace(Trace):
 
     mode = "reverse"
 
-    def __init__(self):
+    def __init__(self, keep_values: bool = True):
         super().__init__()
-        self.tape = Tape()
+        self.tape = Tape(keep_values)
 
     def new_input(self, value) -> "Tracer":
-        index = self.tape.append(Node(INPUT, (), (), value, {}))
+        index = self.tape.append(INPUT, (), (), value, None)
         self.tape.inputs.append(index)
         return Tracer(self, value, index)
 
     def process(self, op, inputs, params):
         parents, primals = [], []
+        nested = False  # a value of an outer derivative call among the primals
         for x in inputs:
-            if isinstance(x, Tracer) and x._trace is self:
+            if type(x) is Tracer and x._trace is self:
                 parents.append(x.index)
-                primals.append(x.primal)
+                x = x.primal
             else:  # constant for this tape (plain, or a value of an outer call)
                 parents.append(-1)
-                primals.append(x)
-        out = apply(op, *primals, **params)
-        index = self.tape.append(Node(op, tuple(parents), tuple(primals), out, params))
-        return Tracer(self, out, index)
+            primals.append(x)
+            nested = nested or isinstance(x, Traced)
+        out = apply(op, *primals, **params) if nested else op.primal(*primals, **params)
+        return Tracer(self, out, self.tape.append(op, parents, primals, out, params))
 
     def note_nondiff(self, name, func, args, kwargs, result):
         def ref(a):
