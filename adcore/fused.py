@@ -35,6 +35,8 @@ import threading
 
 import numpy as np
 
+from .tracing import Placeholder
+
 #: forward rules faster fused (bench/fused_kernels.py, 2-core AMD EPYC, NumPy 2.4)
 FUSED_JVP = frozenset({
     "subtract", "multiply", "divide", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2",
@@ -131,9 +133,17 @@ def _flat(a, shape):
     return None
 
 
-def _out_ok(out):
+def _out_ok(out, dropped_ok=False):
+    if dropped_ok and type(out) is Placeholder:  # a value no partial of the op reads
+        return enabled and out.dtype == np.float64 and out.size >= MIN_SIZE
     return (enabled and type(out) is np.ndarray and out.dtype == np.float64
             and out.size >= MIN_SIZE and out.flags.c_contiguous)
+
+
+def _flat_out(out, stand_in):
+    """The output as a flat array; for a dropped output (no partial reads it: the kernels
+    call the registry's own partials, adcore.liveness) an operand of its length instead."""
+    return out.reshape(-1) if type(out) is np.ndarray else stand_in
 
 
 def _int_exponent(op, primals, needed):
@@ -147,6 +157,15 @@ def _int_exponent(op, primals, needed):
     if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)) and 0 <= y <= 2:
         return int(y)
     return None
+
+
+def _buffer(into, g1, shape):
+    """The output array of the last needed input: ``into`` (the caller's cotangent, given
+    up) when ``g1`` is a flat view of its memory, else a new array."""
+    if (into is not None and into.flags.c_contiguous and into.flags.writeable
+            and into.shape == (1,) + shape):  # then g1, a flat view of it, is its memory
+        return into
+    return np.empty((1,) + shape)
 
 
 def jvp(op, out, primals, tangents):
@@ -185,11 +204,16 @@ def jvp(op, out, primals, tangents):
     return res
 
 
-def vjp(op, g, needed, out, primals):
+def vjp(op, g, needed, out, primals, into=None):
     """Cotangents of the needed inputs by a fused kernel, or None (use NumPy). Only when
-    every needed input has the output's shape (nothing to unbroadcast)."""
+    every needed input has the output's shape (nothing to unbroadcast).
+
+    ``into``: ``g`` itself, given up by the caller, when no partial has structural zeros:
+    the last needed input's cotangent is written into it (each entry is read before it is
+    written, so the kernel may alias them). A NaN in the result then stands -- with no
+    structural zeros the NumPy rule gives the same NaN -- since ``g`` is gone."""
     y = _int_exponent(op, primals, needed)
-    if (op.name not in FUSED_VJP and y is None) or not _out_ok(out):
+    if (op.name not in FUSED_VJP and y is None) or not _out_ok(out, dropped_ok=True):
         return None
     shape = out.shape
     if type(g) is not np.ndarray or g.shape != (1,) + shape or g.dtype != np.float64:
@@ -203,9 +227,10 @@ def vjp(op, g, needed, out, primals):
         x = _flat(primals[0], shape)
         if x is None or not needed[0] or np.shape(primals[0]) != shape:
             return None
-        res = np.empty((1,) + shape)
-        if getattr(kernels(), f"vjp_power_{y}")(out.reshape(-1), x, g1, res.reshape(-1)):
-            return None
+        res = _buffer(into, g1, shape)
+        if getattr(kernels(), f"vjp_power_{y}")(_flat_out(out, x), x, g1, res.reshape(-1)):
+            if res is not into:
+                return None
         return res, None
     xs = [_flat(x, shape) for x in primals]
     if any(x is None for x in xs):
@@ -219,8 +244,10 @@ def vjp(op, g, needed, out, primals):
             outs.append(np.empty((1,) + shape))
     if not mask:
         return None
-    if getattr(kernels(), f"vjp_{op.name}_{mask}")(out.reshape(-1), *xs, g1,
+    outs[-1] = _buffer(into, g1, shape)
+    if getattr(kernels(), f"vjp_{op.name}_{mask}")(_flat_out(out, xs[0]), *xs, g1,
                                                    *[o.reshape(-1) for o in outs]):
-        return None
+        if outs[-1] is not into:
+            return None
     it = iter(outs)
     return tuple(next(it) if need else None for need in needed)

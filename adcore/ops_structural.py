@@ -299,11 +299,28 @@ def _bmm(x, y, x_batched):
     stack dimensions never pairs the batch axis with a stack axis of the other operand.
     """
     bx, other = (x, y) if x_batched else (y, x)
+    if type(bx) is np.ndarray and type(other) is np.ndarray and other.ndim == 2:
+        folded = _folded_gemm(bx, other, x_batched)
+        if folded is not None:
+            return folded
     extra = (np.ndim(other) - 2) - (np.ndim(bx) - 3)
     if extra > 0:
         s = np.shape(bx)
         bx = np.reshape(bx, (s[0],) + (1,) * extra + s[1:])
     return np.matmul(bx, y) if x_batched else np.matmul(x, bx)
+
+
+def _folded_gemm(bx, m, x_batched):
+    """A batch of k products with one plain matrix ``m`` as ONE matrix product: NumPy's
+    stacked matmul calls BLAS once per stacked matrix -- k matrix-vector products for the
+    k directions of a Jacobian chunk -- where folding the batch into the rows of one
+    operand makes a single GEMM (the same sums, in BLAS's order). None: not foldable."""
+    s = bx.shape
+    if x_batched:  # (k, ..., r, p) @ (p, q): the rows of every batch entry, stacked
+        return (bx.reshape(-1, s[-1]) @ m).reshape(s[:-1] + (m.shape[1],))
+    if s[-1] == 1:  # (r, p) @ (k, ..., p, 1): a batch of vectors, as rows times m^T
+        return (bx.reshape(-1, s[-2]) @ m.T).reshape(s[:-2] + (m.shape[0], 1))
+    return None
 
 
 def _matmul_jvp(ts, out, a, b):

@@ -30,7 +30,7 @@ from . import fused
 from .linear import (indicator, masked_mul, pad_batch, sz_and, sz_apply, sz_clean, sz_or,
                      unbroadcast, unbroadcast_sz)
 from .registry import ELEMENTWISE, ConstZero
-from .tracing import Traced, apply, call_nondiff, is_complex, value_of
+from .tracing import Placeholder, Traced, apply, call_nondiff, is_complex, value_of
 
 KINK = None  # the registered op "kink" (adcore.ops_elementwise), set there
 
@@ -101,9 +101,9 @@ def _scaled(partial, t, sz):
 def _shape(v) -> tuple:
     """``np.shape`` without its call overhead for the common operand types."""
     t = type(v)
-    if t is np.ndarray:
+    if t is np.ndarray or t is Placeholder or t is np.float64:
         return v.shape
-    if t is float:
+    if t is float or t is int:
         return ()
     return np.shape(v)
 
@@ -119,7 +119,7 @@ def _table(op, primals):
 
 def _fusable(out, params) -> bool:
     """Cheap pre-check before :mod:`adcore.fused` looks at the operands (large arrays only)."""
-    return (not params and fused.enabled and type(out) is np.ndarray
+    return (not params and fused.enabled and (type(out) is np.ndarray or type(out) is Placeholder)
             and out.size >= fused.MIN_SIZE)
 
 
@@ -136,6 +136,14 @@ def jvp(op, out, primals, tangents, params, k, szs=None):
         szs = (None,) * len(tangents)
     if op.kind != ELEMENTWISE:
         return _structural_jvp(op, out, primals, tangents, szs, params)
+    if not params and not isinstance(out, Traced) and _table(op, primals) is op.partials:
+        for s in szs:
+            if s is not None:
+                break
+        else:
+            done = _plain_jvp(op, out, primals, tangents, k)
+            if done is not None:
+                return done
     present = tuple([t is not None for t in tangents])
     nested = isinstance(out, Traced)  # an input of an outer level: partials are traced too
     szero = op.szero
@@ -161,7 +169,7 @@ def jvp(op, out, primals, tangents, params, k, szs=None):
             tsz = pad_batch(tsz, nd)
         csz = sz_or(psz, tsz)
         partial = (_partial(op, i, out, primals, params) if nested
-                   else table[i](out, *primals, **params))
+                   else _in_dtype_of(table[i](out, *primals, **params), out))
         contribution = _scaled(partial, pad_batch(t, nd), csz)
         if first:
             total, sz, first = contribution, csz, False
@@ -183,13 +191,21 @@ def _full(sz, shape):
     return sz
 
 
-def vjp(op, g, needed, out, primals, params, gsz=None):
+def vjp(op, g, needed, out, primals, params, gsz=None, consume=False):
     """``(cotangents, szs)`` of the inputs from the cotangent ``g`` (``(k,) + out.shape``,
     structural zeros ``gsz``): one ``(k,) + primals[i].shape`` array (None where not
     ``needed[i]``) and its structural zeros per input. Call it under
-    ``np.errstate(all="ignore")``, as :func:`jvp`."""
+    ``np.errstate(all="ignore")``, as :func:`jvp`.
+
+    ``consume=True``: the caller gives ``g`` up (no one else holds it), so a cotangent may
+    be computed into its buffer instead of a new array -- on large arrays, fresh 8 MB
+    blocks cost page faults (the speed issue's bimodal timings).
+    """
     if op.kind != ELEMENTWISE:
         return _structural_vjp(op, g, gsz, needed, out, primals, params)
+    if (gsz is None and not params and type(g) is np.ndarray and g.dtype.kind != "c"
+            and not isinstance(out, Traced) and _table(op, primals) is op.partials):
+        return _plain_vjp(op, g, needed, out, primals, consume)
     szero = op.szero
     pszs = (None if szero is None else
             [_szero(op, i, out, primals, needed) if need else None for i, need in enumerate(needed)])
@@ -197,9 +213,7 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
     if gsz is None and gshape[0] == 1 and _fusable(out, params):  # one pass (adcore.fused)
         done = fused.vjp(op, g, needed, out, primals)
         if done is not None:
-            return done, ((None,) * len(needed) if pszs is None else
-                          tuple(None if psz is None else unbroadcast_sz(psz, gshape, _shape(x))
-                                for psz, x in zip(pszs, primals)))
+            return done, _unbroadcast_szs(pszs, gshape, primals)
     nested = isinstance(out, Traced)
     table = _table(op, primals)
     grads, szs = [], []
@@ -210,7 +224,7 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
             continue
         csz = gsz if pszs is None else sz_or(pszs[i], gsz)
         partial = (_partial(op, i, out, primals, params) if nested
-                   else table[i](out, *primals, **params))
+                   else _in_dtype_of(table[i](out, *primals, **params), out))
         c = _scaled(partial, g, csz)
         shape = _shape(primals[i])
         grads.append(unbroadcast(c, shape))
@@ -220,6 +234,185 @@ def vjp(op, g, needed, out, primals, params, gsz=None):
     grads = tuple(grads)
     # a real cotangent of an elementwise op means real values throughout: skip the check
     return (_real_part_for_real(grads, primals) if is_complex(g) else grads), tuple(szs)
+
+
+# The common case of an elementwise rule -- plain values (no nesting), no params, no
+# structural zeros coming in, real -- in one loop with no helper calls: the general code
+# above, specialised (it is per-op overhead that a chain of small ops pays; the speed issue).
+# Large arrays go to the general code, which tries the fused kernels first.
+def _in_dtype_of(p, out):
+    """A partial in its output's float dtype. Partials made of comparisons (maximum's
+    ``(x > y) + 0.5 * (x == y)``) or with float64 constants (``np.log(2)``) come out float64
+    under NumPy's promotion even for float32 values, and would turn every (co)tangent
+    after them into float64: float32 programs must stay float32 end to end."""
+    t = type(p)
+    if t is np.float64 or (t is np.ndarray and p.dtype.itemsize == 8 and p.dtype.kind == "f"):
+        to = type(out)
+        if to is np.float64 or to is float:
+            return p
+        d = getattr(out, "dtype", None)  # an array, a NumPy scalar or a Placeholder
+        if d is not None and d.kind == "f" and d.itemsize < 8:
+            return p.astype(d)
+    return p
+
+
+def _capped(v, *like):
+    """A structural rule's result no wider than the (co)tangent and values it came from: its
+    float64 constants or helper arrays (np.ones, np.zeros) must not make a float32 program
+    float64 (:func:`_in_dtype_of`). Returns ``v`` itself when nothing is to be done."""
+    if not isinstance(v, (np.ndarray, np.floating)) or v.dtype.itemsize <= 4:
+        return v
+    cap = np.result_type(*[getattr(x, "dtype", None) or np.result_type(x) for x in like])
+    if cap.kind == v.dtype.kind and cap.itemsize < v.dtype.itemsize:
+        return v.astype(cap)
+    return v
+
+
+def _times(p, t):
+    """``p * t``, skipping the product for the constant partials 1 and -1 (add, subtract)."""
+    if type(p) is float:
+        if p == 1.0:
+            return t
+        if p == -1.0:
+            return -t
+    return p * t
+
+
+def _plain_szero(entry, out, primals, tangents=None, needed=None):
+    """:func:`_szero` on plain values; input j is differentiated if ``needed[j]`` (reverse)
+    or ``tangents[j] is not None`` (forward)."""
+    if entry is None:
+        return None
+    if type(entry) is ConstZero:
+        j = entry.j
+        if needed[j] if needed is not None else tangents[j] is not None:
+            return None
+        entry = entry.pred
+    return sz_clean(entry(out, *primals))
+
+
+def _plain_jvp(op, out, primals, tangents, k):
+    if type(out) is np.ndarray:
+        oshape = out.shape
+        if k == 1 and out.size >= fused.MIN_SIZE:
+            return None
+    else:
+        oshape = _shape(out)
+    nd = len(oshape)
+    partials, szero = op.partials, op.szero
+    total = sz = None
+    first = True
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        if type(t) is not np.ndarray:  # a traced direction (an outer call's value)
+            return None
+        psz = None if szero is None else _plain_szero(szero[i], out, primals, tangents=tangents)
+        p = _in_dtype_of(partials[i](out, *primals), out)
+        if t.ndim != nd + 1:
+            t = pad_batch(t, nd)
+        c = _times(p, t) if psz is None else sz_apply(p * t, psz)
+        if first:
+            total, sz, first = c, psz, False
+        else:
+            total = total + c
+            sz = sz_and(sz, psz)
+    shape = (k,) + oshape
+    if total.shape != shape:
+        total = np.broadcast_to(total, shape)
+    return total, (None if sz is None else _full(sz, shape))
+
+
+def _plain_vjp(op, g, needed, out, primals, consume):
+    szero = op.szero
+    if g.shape[0] == 1 and _fusable(out, None):
+        pszs = (None if szero is None else
+                [_plain_szero(szero[i], out, primals, needed=needed) if need else None
+                 for i, need in enumerate(needed)])
+        clean = pszs is None or all(psz is None for psz in pszs)
+        done = fused.vjp(op, g, needed, out, primals, into=g if consume and clean else None)
+        if done is not None:
+            return done, _unbroadcast_szs(pszs, g.shape, primals)
+    partials = op.partials
+    last = len(needed) - 1 - needed[::-1].index(True) if True in needed else -1
+    grads, szs = [], None
+    for i, need in enumerate(needed):
+        if not need:
+            grads.append(None)
+            continue
+        psz = None if szero is None else _plain_szero(szero[i], out, primals, needed=needed)
+        p = _in_dtype_of(partials[i](out, *primals), out)
+        if psz is not None:
+            c = sz_apply(p * g, psz)
+        elif consume and i == last and not any(prev is g for prev in grads):
+            c = _times_into(p, g)  # g is needed by nothing after this: write into it
+        else:
+            c = _times(p, g)
+        shape = _shape(primals[i])
+        full = c.shape
+        if full[1:] != shape:
+            c = unbroadcast(c, shape)
+        grads.append(c)
+        if psz is not None:
+            szs = szs or [None] * len(needed)
+            szs[i] = unbroadcast_sz(psz, full, shape)
+    return tuple(grads), (None,) * len(needed) if szs is None else tuple(szs)
+
+
+_SCALARS = (float, np.float64, int)
+
+
+def scalar_vjp(op, g, parents, out, primals, params):
+    """The VJP of an elementwise op on float64 scalars, with a Python float cotangent ``g``
+    (a batch of one), as floats: the same partials and structural zeros as :func:`vjp`,
+    in float arithmetic. ``parents[i] >= 0`` marks a differentiated input; its entry is
+    None where its cotangent is a structural zero. None when the node is not such an op
+    (the caller then goes on with arrays)."""
+    to = type(out)
+    if (op.kind != ELEMENTWISE or params or (to is not np.float64 and to is not float)
+            or op.complex_partials is not None):
+        return None
+    for x in primals:
+        if type(x) not in _SCALARS:
+            return None
+    partials, szero = op.partials, op.szero
+    needed = None
+    grads = []
+    for i, p in enumerate(parents):
+        if p < 0:
+            grads.append(None)
+            continue
+        if szero is not None and szero[i] is not None:
+            if needed is None:
+                needed = tuple([q >= 0 for q in parents])
+            if _plain_szero(szero[i], out, primals, needed=needed):
+                # a structural zero contributes nothing (None): not a computed 0.0 that
+                # an inf further down would turn into NaN
+                grads.append(None)
+                continue
+        grads.append(float(partials[i](out, *primals) * g))
+    return grads
+
+
+def _times_into(p, g):
+    """``p * g`` computed into ``g``'s buffer (given up by the caller) where the product
+    has ``g``'s shape and dtype; else a new array."""
+    if type(p) is float:
+        if p == 1.0:
+            return g
+        if p == -1.0:
+            return np.negative(g, out=g)
+    if np.ndim(p) < g.ndim and np.result_type(p, g) == g.dtype:
+        return np.multiply(p, g, out=g)
+    return p * g
+
+
+def _unbroadcast_szs(pszs, gshape, primals):
+    """Each input's structural zeros of a partial, summed back to the input's shape."""
+    if pszs is None:
+        return (None,) * len(primals)
+    return tuple(None if psz is None else unbroadcast_sz(psz, gshape, _shape(x))
+                 for psz, x in zip(pszs, primals))
 
 
 # ------------------------------------------------------------------------------ structural
@@ -236,6 +429,8 @@ def _pattern_inputs(op, out, primals, params):
 
 def _structural_jvp(op, out, primals, tangents, szs, params):
     value = op.jvp(tangents, out, *primals, **params)
+    if not isinstance(out, Traced):
+        value = _capped(value, out, *[t for t in tangents if t is not None])
     if all(s is None for s in szs) and "jvp" not in op.creates_zeros:
         return value, None
     plain = tuple(value_of(x) for x in primals)
@@ -254,6 +449,8 @@ def _structural_jvp(op, out, primals, tangents, szs, params):
 
 def _structural_vjp(op, g, gsz, needed, out, primals, params):
     grads = _real_part_for_real(op.vjp(g, needed, out, *primals, **params), primals)
+    if not isinstance(g, Traced) and not isinstance(out, Traced):
+        grads = tuple(gi if gi is None else _capped(gi, g, x) for gi, x in zip(grads, primals))
     if gsz is None and "vjp" not in op.creates_zeros:
         return grads, (None,) * len(needed)
     if "vjp" in op.moves:

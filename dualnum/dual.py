@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from adcore import Trace, Traced, apply, rules
+from adcore.tracing import run_primal
 
 
 class ForwardTrace(Trace):
@@ -32,7 +33,7 @@ class ForwardTrace(Trace):
                 szs.append(None)
             primals.append(x)
             nested = nested or isinstance(x, Traced)
-        out = apply(op, *primals, **params) if nested else op.primal(*primals, **params)
+        out = apply(op, *primals, **params) if nested else run_primal(op, primals, params)
         tangent, sz = rules.jvp(op, out, primals, tangents, params, self.k, szs)
         return Dual(self, out, tangent, sz)
 

@@ -38,14 +38,15 @@ def record_call(f, args, argnums, keep_values=True):
     return trace.tape, out, None
 
 
-def sweep(tape, out, out_index, cotangent):
-    """Input cotangents ``[(k,) + input.shape]`` for a batch of output cotangents."""
+def sweep(tape, out, out_index, cotangent, release=False):
+    """Input cotangents ``[(k,) + input.shape]`` for a batch of output cotangents.
+    ``release``: the tape's last sweep (see :meth:`tapes.tape.Tape.backward`)."""
     k = np.shape(cotangent)[0]
     if out_index is None:  # the output is a constant: every derivative is zero
         return [np.zeros((k,) + np.shape(value_of(tape.out_of[i])),
                          dtype=np.result_type(value_of(tape.out_of[i]), np.float32))
                 for i in tape.inputs]
-    return tape.backward(out_index, cotangent, sz=sz_of_seed(cotangent))
+    return tape.backward(out_index, cotangent, sz=sz_of_seed(cotangent), release=release)
 
 
 def _prepare(args, argnums, where):
@@ -99,7 +100,7 @@ def value_and_grad(f, argnums=0, holomorphic=False):
         calls.check_scalar_output(out, "tapes.grad", "tapes.jacobian or tapes.vjp", holomorphic)
         seed = np.ones((1,) + np.shape(value_of(out)), dtype=np.result_type(value_of(out), np.float32))
         grads = tuple(calls.as_dtype_of(g[0], args[a])
-                      for g, a in zip(sweep(tape, out, out_index, seed), nums))
+                      for g, a in zip(sweep(tape, out, out_index, seed, release=True), nums))
         return out, (grads[0] if single else grads)
     return vg
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from adcore import Trace, Traced, apply, get_op, liveness, rules, value_of
-from adcore.tracing import Placeholder
+from adcore.tracing import Placeholder, run_primal
 from adcore.linear import sz_and, sz_clean
 
 INPUT = None  # the op of an input node
@@ -63,6 +63,9 @@ class _Ref:
 #: a one-shot tape drops unread values of ops whose output has at least this many entries
 #: (below it the bookkeeping would cost more time than the memory it frees is worth)
 DROP_MIN = 1024
+#: cotangents of at least this many entries are reused in place by the sweep (a fresh
+#: large block costs page faults; a small one is cheaper to allocate than to check)
+CONSUME_MIN = 1 << 14
 _NO_PARAMS: dict = {}  # shared by every node without params (most): never mutated
 
 
@@ -91,6 +94,7 @@ class Tape:
         self.guards: list[Guard] = []
         self.inputs: list[int] = []
         self.keep_values = keep_values
+        self.released = False
 
     def __len__(self):
         return len(self.op_of) - len(self.inputs)
@@ -153,28 +157,44 @@ class Tape:
 
     __str__ = summary
 
-    def backward(self, out_index: int, cotangent, wanted=None, sz=None):
+    def backward(self, out_index: int, cotangent, wanted=None, sz=None, release=False):
         """Reverse sweep from node ``out_index`` seeded with ``cotangent`` (``(k,) + out.shape``,
         structural zeros ``sz``; see :mod:`adcore.rules`).
 
         Returns the cotangents of the input nodes (``(k,) + input.shape``, zeros where
         the output does not depend on an input), in the order of ``self.inputs``.
+        ``release=True`` (a gradient's one sweep): each node's values are let go as the
+        sweep passes it, so memory falls as the sweep goes; the tape cannot be swept again
+        (``RuntimeError``).
         """
+        if self.released:
+            raise RuntimeError("this tape was released by a sweep (release=True); record again")
         with np.errstate(all="ignore"):  # once per sweep: partials may be inf, by design
-            cots = self._sweep(out_index, cotangent, sz)
+            cots = self._sweep(out_index, cotangent, sz, release)
+        self.released = release
         k = np.shape(cotangent)[0]
 
         def zero(v):  # an unreached input: zeros in its own float (or complex) dtype
             return np.zeros((k,) + np.shape(v), dtype=np.result_type(v, np.float32))
-        return [cots[i] if cots[i] is not None else zero(value_of(self.out_of[i]))
+
+        def batch(c):  # a cotangent of the scalar lane as a batch of one
+            return np.full((1,), c) if type(c) is float else c
+        return [batch(cots[i]) if cots[i] is not None else zero(value_of(self.out_of[i]))
                 for i in self.inputs]
 
-    def _sweep(self, out_index, cotangent, sz):
+    def _sweep(self, out_index, cotangent, sz, release):
         """The reversed loop: cotangents of every node, accumulated from ``out_index`` down."""
         ops, outs, params, args = self.op_of, self.out_of, self.params_of, self.args
         starts, arg_nodes, vjp = self.starts, self.arg_nodes, rules.vjp
+        scalar_vjp = rules.scalar_vjp
         cots = [None] * len(ops)
         szs = [None] * len(ops)
+        if (sz is None and type(cotangent) is np.ndarray and cotangent.shape == (1,)
+                and cotangent.dtype == np.float64):
+            # a float64 scalar output: its cotangents are swept as Python floats while the
+            # nodes are scalar elementwise ops (rules.scalar_vjp), arrays from the first
+            # that is not -- a scalar program costs float products, not (1,)-array ones
+            cotangent = float(cotangent[0])
         cots[out_index] = cotangent
         szs[out_index] = sz
         for i in range(out_index, -1, -1):
@@ -188,6 +208,22 @@ class Tape:
             cots[i] = szs[i] = None  # done with it: free the memory as the sweep moves back
             s, e = starts[i], starts[i + 1]
             parents = arg_nodes[s:e]
+            if release:  # the values go with this step (the locals hold them until then)
+                out, primals = outs[i], args[s:e]
+                outs[i] = None
+                args[s:e] = [None] * (e - s)
+            else:
+                out, primals = outs[i], args[s:e]
+            if type(g) is float:
+                grads = scalar_vjp(op, g, parents, out, primals, params[i])
+                if grads is not None:
+                    for p, gp in zip(parents, grads):
+                        if p >= 0 and gp is not None:
+                            have = cots[p]
+                            cots[p] = gp if have is None else have + gp
+                            szs[p] = None
+                    continue
+                g = np.full((1,), g)  # leave the scalar lane: arrays from here
             if op is _GETITEM and gsz is None and parents[0] >= 0 and _owned(cots, parents[0], g):
                 # a second slice of the same array: add into its cotangent in place (the
                 # same sums as zeros-with-g-assigned + cotangent, without the temporary)
@@ -202,7 +238,12 @@ class Tape:
                         szs[p0] = sz_clean(psz)
                     continue
             needed = tuple([p >= 0 for p in parents])
-            grads, gszs = vjp(op, g, needed, outs[i], tuple(args[s:e]), params[i], gsz)
+            # g is given up to the rule if only this loop holds it (no other node's slot,
+            # not the caller's seed): a large cotangent is then computed into its buffer
+            consume = (type(g) is np.ndarray and g.size >= CONSUME_MIN and g.base is None
+                       and g.flags.writeable and sys.getrefcount(g) == 2)
+            grads, gszs = vjp(op, g, needed, out, tuple(primals), params[i], gsz, consume)
+            out = primals = None
             for p, gp, s_ in zip(parents, grads, gszs):
                 if p < 0 or gp is None:
                     continue
@@ -257,7 +298,7 @@ class ReverseTrace(Trace):
                 parents.append(-1)
             primals.append(x)
             nested = nested or isinstance(x, Traced)
-        out = apply(op, *primals, **params) if nested else op.primal(*primals, **params)
+        out = apply(op, *primals, **params) if nested else run_primal(op, primals, params)
         return Tracer(self, out, self.tape.append(op, parents, primals, out, params))
 
     def note_nondiff(self, name, func, args, kwargs, result):

@@ -2,9 +2,10 @@
 
 Each shortcut taken for speed (the speed issue) has a general path it must agree with:
 
-* a one-shot tape keeps only the values its reverse rules read (``adcore.liveness``): for
-  every registered op and composite example, its sweep equals the sweep of a tape that
-  keeps every value, bit for bit, and a rule that read a dropped value would raise;
+* a one-shot tape keeps only the values its reverse rules read (``adcore.liveness``), and
+  its sweep computes cotangents into buffers it owns: for every registered op and
+  composite example, that sweep equals the sweep of a tape that keeps every value and
+  reuses no buffer, bit for bit; a rule that read a dropped value would raise;
 * matmul's structural zeros read off directly equal those of the indicator run
   (``rules._structural_*`` with the ``sz_rules`` removed), on every registered matmul/dot
   example and random masks;
@@ -18,7 +19,6 @@ import warnings
 import numpy as np
 import pytest
 
-import adcore
 import dualnum
 import tapes
 from adcore import rules
@@ -43,13 +43,16 @@ def _sweeps(fn, args, keep_values):
 @pytest.mark.parametrize("case_id, op, fn, shapes, domains", CASES, ids=[c[0] for c in CASES])
 def test_a_tape_that_drops_unread_values_sweeps_the_same(case_id, op, fn, shapes, domains,
                                                          monkeypatch):
-    monkeypatch.setattr(tapes.tape, "DROP_MIN", 0)  # drop at every size the examples use
     if getattr(fn, "raises", None):
         pytest.skip("an example whose derivative is refused")
     args = sample_inputs(shapes, domains, seed=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        monkeypatch.setattr(tapes.tape, "CONSUME_MIN", 1 << 62)  # no buffer reused
         full_tape, full = _sweeps(fn, args, keep_values=True)
+        # drop at every size the examples use, and reuse every cotangent's buffer
+        monkeypatch.setattr(tapes.tape, "DROP_MIN", 0)
+        monkeypatch.setattr(tapes.tape, "CONSUME_MIN", 0)
         lean_tape, lean = _sweeps(fn, args, keep_values=False)
     assert not any(type(v) is Placeholder for v in full_tape.out_of + full_tape.args)
     if full is None:
@@ -180,3 +183,46 @@ def test_floating_point_warnings_are_off_inside_a_derivative_call_and_restored(d
     with pytest.raises(RuntimeWarning), warnings.catch_warnings():
         warnings.simplefilter("error")
         np.log(np.array([0.0]))  # outside a derivative call NumPy warns as usual
+
+
+# ------------------------------------------------------------------ the scalar lane
+SCALAR_CASES = [c for c in CASES if all(s == () for s in c[3]) and not getattr(c[2], "raises", None)]
+SPECIAL = [0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-300, 2.0]
+
+
+@pytest.mark.parametrize("case_id, op, fn, shapes, domains", SCALAR_CASES,
+                         ids=[c[0] for c in SCALAR_CASES])
+def test_the_scalar_lane_sweeps_what_the_array_lane_sweeps(case_id, op, fn, shapes, domains,
+                                                          monkeypatch):
+    """Float64 scalar programs are swept with Python floats (rules.scalar_vjp): the same
+    numbers, NaN where the array sweep has NaN, exact zeros where it has structural ones --
+    at ordinary points, at singular ones (0, inf, NaN) and with a constant 0 factor."""
+    rng = np.random.default_rng(7)
+    points = [sample_inputs(shapes, domains, seed=1)]
+    points += [[rng.choice(SPECIAL) for _ in shapes] for _ in range(12)]
+
+    def scaled(*xs):  # the op between scalar ops
+        return fn(*[x * 1.0 for x in xs]) * 2.0 - xs[0] * 0.5
+
+    def zeroed(*xs):  # times a constant 0: a structural zero that meets the op's partials
+        return fn(*xs) * 0.0
+
+    for program, point in [(p, q) for p in (scaled, zeroed) for q in points]:
+        point = [np.float64(p) for p in point]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                lane = tapes.grad(program, argnums=tuple(range(len(point))))(*point)
+            except Exception as exc:  # noqa: BLE001 - a refusal must be the same below
+                lane = type(exc)
+            monkeypatch.setattr(rules, "scalar_vjp", lambda *a: None)
+            try:
+                arrays = tapes.grad(program, argnums=tuple(range(len(point))))(*point)
+            except Exception as exc:  # noqa: BLE001
+                arrays = type(exc)
+            monkeypatch.undo()
+        if isinstance(lane, type) or isinstance(arrays, type):
+            assert lane == arrays, (case_id, point)
+            continue
+        np.testing.assert_array_equal(np.asarray(lane), np.asarray(arrays),
+                                      err_msg=f"{case_id} at {point}")
