@@ -48,7 +48,7 @@ def _frexp(x, **kwargs):
     (piecewise; the exponent is a step, read on the plain value and recorded as a guard)."""
     _plain_kwargs("np.frexp", kwargs)
     exponent = call_nondiff("np.frexp", lambda v: np.frexp(v)[1], (x,), {})
-    return x * np.ldexp(1.0, -exponent), exponent
+    return _times_pow2(x, -exponent), exponent
 
 
 @defcomposite((np.ldexp,), examples=(
@@ -59,7 +59,23 @@ def _ldexp(x, n, **kwargs):
     n = value_of(n)
     if not np.issubdtype(np.asarray(n).dtype, np.integer):
         raise UnsupportedOpError("np.ldexp", "the exponent must be a plain integer array")
-    return x * np.ldexp(1.0, n)
+    return _times_pow2(x, n)
+
+
+def _times_pow2(x, n):
+    """``x * 2**n`` (``n`` plain integers) by exact powers of two in x's float dtype, so a
+    float32 ``x`` stays float32 as in NumPy's own frexp/ldexp: one factor, or two where
+    2**n alone would overflow or underflow to 0 in that dtype (a subnormal x's mantissa,
+    a large x times a tiny power) -- the first then takes as much of n as it can."""
+    dt = np.result_type(value_of(x))
+    dt = dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64)
+    info = np.finfo(dt)
+    one = np.ones((), dt)
+    n = np.asarray(n)
+    first = np.clip(n, info.minexp - info.nmant, info.maxexp - 1)  # 2**first: no 0, no inf
+    y = x * np.ldexp(one, first)
+    rest = n - first
+    return y * np.ldexp(one, rest) if np.any(rest != 0) else y
 
 
 def _to_float64(v):

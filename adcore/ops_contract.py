@@ -325,8 +325,9 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     b0, b1 = b[..., 0], b[..., 1]
     if na == 2 and nb == 2:
         return a0 * b1 - a1 * b0
-    a2 = a[..., 2] if na == 3 else np.zeros(np.shape(value_of(a0)))  # a 2-vector's z is 0
-    b2 = b[..., 2] if nb == 3 else np.zeros(np.shape(value_of(b0)))
+    # a 2-vector's z is 0, in its own dtype (float32 stays float32, as NumPy's cross)
+    a2 = a[..., 2] if na == 3 else np.zeros(np.shape(value_of(a0)), np.result_type(value_of(a0)))
+    b2 = b[..., 2] if nb == 3 else np.zeros(np.shape(value_of(b0)), np.result_type(value_of(b0)))
     parts = (a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0)
     shape = np.broadcast_shapes(*(np.shape(value_of(p)) for p in parts))
     c = np.stack([np.broadcast_to(p, shape) for p in parts], axis=-1)

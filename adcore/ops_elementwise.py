@@ -32,7 +32,9 @@ from . import nn_primals as nnp, rules
 inf = float("inf")
 _NONZERO = Domain(-2.0, 2.0, avoid=(0.0,), margin=0.3)
 _AWAY_FROM_0 = Domain(-2.0, 2.0, avoid=(0.0,), margin=0.05)
-_LOG2, _LOG10 = np.log(2.0), np.log(10.0)
+# Python floats (weak under NumPy's promotion), not np.float64: a partial times them keeps
+# a float32 or complex64 value's dtype, nested derivatives included
+_LOG2, _LOG10 = math.log(2.0), math.log(10.0)
 
 
 def elementwise(name, primal, *partials, numpy=(), domains=(REAL,), kink="", special=(),

@@ -69,7 +69,10 @@ rfft_op = _linear(
 
 def _irfft_vjp(g, c, n, axis, norm):
     m = n // 2 + 1
-    weights = np.full(m, 2.0)
+    # in the cotangent's real dtype: float64 weights would make a float32 program's
+    # cotangent complex128
+    dt = np.result_type(value_of(g))
+    weights = np.full(m, 2.0, dtype=np.finfo(dt).dtype if dt.kind in "fc" else np.float64)
     weights[0] = 1.0
     if n % 2 == 0:
         weights[-1] = 1.0

@@ -20,10 +20,21 @@ def _composite(func, examples=()):
     return defcomposite((func,), examples=examples)
 
 
+def _dtype_of(a):
+    """The dtype of ``a``'s values (a traced value's, or NumPy's for a plain list)."""
+    v = value_of(a)
+    return v.dtype if isinstance(v, np.ndarray) else np.asarray(v).dtype
+
+
 def _entries(p):
-    """The entries of a 1-D coefficient sequence: a list as it is, an array indexed."""
+    """The entries of a 1-D coefficient sequence: an array (or a plain list, made one as
+    NumPy does, so its entries have the array's dtype) indexed; a list holding traced
+    entries as it is."""
     if isinstance(p, (list, tuple)):
-        return list(p)
+        if not any(isinstance(e, Traced) for e in p):
+            p = np.asarray(p)
+        else:
+            return list(p)
     if isinstance(p, np.poly1d):  # p[i] of a poly1d is the coefficient of x**i: use its array
         p = p.coeffs
     return [p[i] for i in range(np.shape(value_of(p))[0])]
@@ -35,9 +46,11 @@ def _entries(p):
     Example(lambda x: np.polyval([1.0, -2.0, 0.5], x), ((3,),), label="plain coefficients"),
 ))
 def _polyval(p, x):
-    """Horner's rule: ((p0 x + p1) x + p2) ..."""
+    """Horner's rule: ((p0 x + p1) x + p2) ..., from zeros of x's dtype, as NumPy's
+    (float32 points and coefficients give a float32 result)."""
     coeffs = _entries(p)
-    y = np.zeros(np.shape(value_of(x))) + coeffs[0] if coeffs else np.zeros(np.shape(value_of(x)))
+    zeros = np.zeros(np.shape(value_of(x)), dtype=_dtype_of(x))
+    y = zeros + coeffs[0] if coeffs else zeros
     for c in coeffs[1:]:
         y = y * x + c
     return y
@@ -73,7 +86,7 @@ def _convolve_full(a, v):
     na, nv = np.shape(value_of(a))[0], np.shape(value_of(v))[0]
     n = np.arange(na + nv - 1)[:, None] - np.arange(nv)[None, :]
     idx = np.where((n >= 0) & (n < na), n, na)  # na: the appended 0
-    a0 = np.concatenate([a, np.zeros(1)])
+    a0 = np.concatenate([a, np.zeros(1, dtype=_dtype_of(a))])  # in a's dtype: float32 stays
     return a0[idx] @ v
 
 
@@ -201,7 +214,7 @@ if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1
         if include_initial:
             shape = list(np.shape(value_of(c)))
             shape[axis] = 1
-            c = np.concatenate([np.zeros(shape), c], axis=axis)
+            c = np.concatenate([np.zeros(shape, dtype=_dtype_of(c)), c], axis=axis)
         return c
 
 
@@ -255,7 +268,10 @@ def _delete(arr, obj, axis=None):
 def _insert(arr, obj, values, axis=None):
     """A gather from the entries of arr and values: NumPy's insert run on their labels
     (0.. for arr's entries, then values') says where each one lands, broadcasting and all."""
-    vals = values if isinstance(values, Traced) else np.asarray(values, float)
+    # plain values in arr's dtype, as NumPy casts them (float32 stays float32)
+    dt = _dtype_of(arr)
+    vals = values if isinstance(values, Traced) else np.asarray(
+        values, dt if np.issubdtype(dt, np.inexact) else float)
     size_a = int(np.size(value_of(arr)))
     labels_a = np.arange(size_a).reshape(np.shape(value_of(arr)))
     labels_v = size_a + np.arange(int(np.size(value_of(vals)))).reshape(np.shape(value_of(vals)))

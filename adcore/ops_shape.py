@@ -26,7 +26,7 @@ from .errors import MutationError, UnsupportedOpError
 from .linear import normalize_axes
 from .ops_structural import _cumprod_last
 from .registry import Domain, Example, defcomposite
-from .tracing import Traced, call_nondiff, value_of
+from .tracing import Traced, call_nondiff, cast, value_of
 
 
 def _composite(func, examples=()):
@@ -47,6 +47,12 @@ def _along(axis, key):
 def _dtype(a):
     """The float dtype of a result made from ``a`` (float32 stays float32)."""
     return np.result_type(value_of(a), np.float32)
+
+
+def _real_dtype(a):
+    """The real counterpart of :func:`_dtype` (float32 for complex64): the dtype of
+    coefficients that multiply ``a``."""
+    return np.finfo(_dtype(a)).dtype
 
 
 def _constant_block(a, axis, width, value):
@@ -281,7 +287,10 @@ def _pad_axis_linear(a, axis, before, after, mode, reflect_type):
     if reflect_type != "odd" or mode not in ("reflect", "symmetric"):
         return a[_along(axis, np.pad(np.arange(n), (before, after), mode=mode))]
     # the map as a matrix (rows: output entries); its non-zeros as terms coef * a[idx]
-    rows = np.pad(np.eye(n), ((before, after), (0, 0)), mode=mode, reflect_type="odd")
+    # in a's real dtype (small integers, exact): float64 coefficients would make a float32
+    # pad float64, where NumPy's stays float32
+    rows = np.pad(np.eye(n, dtype=_real_dtype(a)), ((before, after), (0, 0)), mode=mode,
+                  reflect_type="odd")
     nonzero = rows != 0
     order = np.argsort(~nonzero, axis=1, kind="stable")[:, : nonzero.sum(axis=1).max()]
     coefs = np.take_along_axis(rows, order, axis=1)
@@ -537,10 +546,12 @@ def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return np.reshape(med, keep_shape) if keepdims else med
 
 
-def _quantile(name, a, q, axis, out, method, keepdims, weights):
+def _quantile(name, a, q, axis, out, method, keepdims, weights, weak_q=False):
     """Linear interpolation between the neighbours of the virtual index (n - 1) q in the
     stable sort (NumPy's default method); the result has shape q.shape + reduced shape.
-    ``q`` may be traced: the weight of the upper neighbour is differentiable in q."""
+    ``q`` may be traced: the weight of the upper neighbour is differentiable in q.
+    ``weak_q``: q was a Python number, so (as in NumPy) its weight is a Python float that
+    does not promote a float32 ``a`` (an array q, or a NumPy float64 one, does)."""
     _check_out(name, out)
     if weights is not None:
         raise UnsupportedOpError(name, "weights= (only unweighted method='linear')")
@@ -563,6 +574,8 @@ def _quantile(name, a, q, axis, out, method, keepdims, weights):
     lo = np.clip(below, 0, n - 1).astype(np.intp)
     hi = np.minimum(lo + 1, n - 1)
     gamma = virtual - below
+    if weak_q:
+        gamma = float(gamma)
     kept = np.ndim(b) - 1
     if np.ndim(q):
         gamma = np.reshape(gamma, np.shape(q) + (1,) * kept)
@@ -585,7 +598,8 @@ def _quantile(name, a, q, axis, out, method, keepdims, weights):
 def _percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, weights=None):
     return _quantile("np.percentile", a, q / 100.0 if isinstance(q, Traced) else
-                     np.true_divide(q, 100), axis, out, method, keepdims, weights)
+                     np.true_divide(q, 100), axis, out, method, keepdims, weights,
+                     weak_q=type(q) in (int, float))
 
 
 @_composite(np.quantile, examples=(
@@ -593,7 +607,8 @@ def _percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear
                 label="axes (1, 2)"),))
 def _quantile_entry(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                     keepdims=False, *, weights=None):
-    return _quantile("np.quantile", a, q, axis, out, method, keepdims, weights)
+    return _quantile("np.quantile", a, q, axis, out, method, keepdims, weights,
+                     weak_q=type(q) in (int, float))
 
 
 # ----------------------------------------------------------------------------- differences
@@ -635,12 +650,23 @@ def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
         Example(lambda x, e: np.ediff1d(x, to_end=e, to_begin=[1.0, 2.0]), ((4,), (2,)),
                 label="to_end, to_begin")))
 def _ediff1d(ary, to_end=None, to_begin=None):
+    """The differences, with to_begin/to_end in ary's dtype, as NumPy's (which refuses
+    values that do not cast to it under the 'same_kind' rule)."""
     ary = np.ravel(ary)
+    dtype = np.result_type(value_of(ary))
+
+    def joined(x, name):
+        x = x if isinstance(x, Traced) else np.asarray(x)
+        if not np.can_cast(np.result_type(value_of(x)), dtype, casting="same_kind"):
+            raise TypeError(f"dtype of `{name}` must be compatible with input `ary` under the "
+                            "`same_kind` rule.")
+        return np.ravel(x if np.result_type(value_of(x)) == dtype else cast(x, dtype))
+
     parts = [ary[1:] - ary[:-1]]
     if to_begin is not None:
-        parts.insert(0, np.ravel(to_begin))
+        parts.insert(0, joined(to_begin, "to_begin"))
     if to_end is not None:
-        parts.append(np.ravel(to_end))
+        parts.append(joined(to_end, "to_end"))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
@@ -661,10 +687,19 @@ def _spacing(dx, n):
     return d[0] if np.all(np.asarray(d == d[0])) else d
 
 
-def _gradient_axis(f, axis, dx, edge_order):
+def _gradient_axis(f, axis, dx, edge_order, dtype):
     """np.gradient along one axis (NumPy's formulas, term by term): central differences
-    inside, one-sided ones of order ``edge_order`` at both ends, joined."""
+    inside, one-sided ones of order ``edge_order`` at both ends, joined. The coefficients
+    (computed from the spacing) are taken in the real ``dtype`` of the result, as NumPy
+    writes its result in f's dtype: float64 coordinates do not make a float32 f's
+    gradient float64."""
     nd = np.ndim(f)
+
+    def coef(c):  # a Python number stays weak; an array or NumPy scalar gets the dtype
+        if type(c) in (int, float):  # (np.float64 is a float subclass: not weak)
+            return c
+        have = np.result_type(value_of(c))
+        return c if have == dtype or have.kind == "c" else cast(c, dtype)
 
     def span(i, j):  # f at positions i:j along axis
         return f[_along(axis, slice(i, j))]
@@ -677,16 +712,16 @@ def _gradient_axis(f, axis, dx, edge_order):
 
     uniform = np.ndim(dx) == 0
     if uniform:
-        inner = (span(2, None) - span(None, -2)) / (2.0 * dx)
+        inner = (span(2, None) - span(None, -2)) / coef(2.0 * dx)
     else:
         dx1, dx2 = dx[:-1], dx[1:]
-        a = shaped(-dx2 / (dx1 * (dx1 + dx2)))
-        b = shaped((dx2 - dx1) / (dx1 * dx2))
-        c = shaped(dx1 / (dx2 * (dx1 + dx2)))
+        a = shaped(coef(-dx2 / (dx1 * (dx1 + dx2))))
+        b = shaped(coef((dx2 - dx1) / (dx1 * dx2)))
+        c = shaped(coef(dx1 / (dx2 * (dx1 + dx2))))
         inner = a * span(None, -2) + b * span(1, -1) + c * span(2, None)
     if edge_order == 1:
-        first = (at(1) - at(0)) / (dx if uniform else dx[0])
-        last = (at(-1) - at(-2)) / (dx if uniform else dx[-1])
+        first = (at(1) - at(0)) / coef(dx if uniform else dx[0])
+        last = (at(-1) - at(-2)) / coef(dx if uniform else dx[-1])
     else:
         if uniform:
             a, b, c = -1.5 / dx, 2.0 / dx, -0.5 / dx
@@ -694,14 +729,14 @@ def _gradient_axis(f, axis, dx, edge_order):
             d1, d2 = dx[0], dx[1]
             a, b, c = (-(2.0 * d1 + d2) / (d1 * (d1 + d2)), (d1 + d2) / (d1 * d2),
                        -d1 / (d2 * (d1 + d2)))
-        first = a * at(0) + b * at(1) + c * at(2)
+        first = coef(a) * at(0) + coef(b) * at(1) + coef(c) * at(2)
         if uniform:
             a, b, c = 0.5 / dx, -2.0 / dx, 1.5 / dx
         else:
             d1, d2 = dx[-2], dx[-1]
             a, b, c = (d2 / (d1 * (d1 + d2)), -(d2 + d1) / (d1 * d2),
                        (2.0 * d2 + d1) / (d2 * (d1 + d2)))
-        last = a * at(-3) + b * at(-2) + c * at(-1)
+        last = coef(a) * at(-3) + coef(b) * at(-2) + coef(c) * at(-1)
     return np.concatenate([first, inner, last], axis=axis)
 
 
@@ -729,12 +764,15 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
         raise TypeError("invalid number of arguments")
     if edge_order not in (1, 2):
         raise ValueError("'edge_order' greater than 2 not supported")
+    # NumPy's result has f's dtype (float64 for an integer f): its coefficients' real dtype
+    ftype = np.result_type(value_of(f))
+    dtype = np.finfo(ftype if np.issubdtype(ftype, np.inexact) else np.float64).dtype
     out = []
     for ax, dx in zip(axes, dxs):
         if shape[ax] < edge_order + 1:
             raise ValueError("Shape of array too small to calculate a numerical gradient, "
                              "at least (edge_order + 1) elements are required.")
-        out.append(_gradient_axis(f, ax, dx, edge_order))
+        out.append(_gradient_axis(f, ax, dx, edge_order, dtype))
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -809,7 +847,10 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
         y = y * delta
     y = y + start
     if endpoint and num > 1:
-        y = np.concatenate([y[:-1], np.broadcast_to(stop, np.shape(delta))[None]], axis=0)
+        # a plain stop in the result's dtype, as NumPy writes it into its result (a Python
+        # float would otherwise make a float32 linspace float64)
+        last = stop if isinstance(stop, Traced) else np.asarray(stop, dtype=dt)
+        y = np.concatenate([y[:-1], np.broadcast_to(last, np.shape(delta))[None]], axis=0)
     if axis != 0:
         y = np.moveaxis(y, 0, axis)
     if dtype is not None:

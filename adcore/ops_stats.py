@@ -30,10 +30,20 @@ def _as_dtype(a, dtype, name):
     return cast(a, dtype)
 
 
-def _count(shape, axis, where=None):
-    """How many entries a reduction over ``axis`` sees (as an array when masked)."""
+def _real_dtype(a):
+    """The real float dtype of ``a``'s values (float32 for float32 and complex64, float64
+    for float64, complex128 and anything not inexact)."""
+    dt = np.result_type(value_of(a))
+    return np.finfo(dt).dtype if np.issubdtype(dt, np.inexact) else np.dtype(np.float64)
+
+
+def _count(shape, axis, where=None, dtype=None):
+    """How many entries a reduction over ``axis`` sees (as an array when masked, of the
+    real float ``dtype`` of the values reduced: an integer count array would make a float32
+    mean float64 under NumPy's promotion, where NumPy's own stays float32)."""
     if where is not None:
-        return np.sum(np.broadcast_to(where, shape), axis=axis, keepdims=True)
+        count = np.sum(np.broadcast_to(where, shape), axis=axis, keepdims=True)
+        return count if dtype is None else count.astype(dtype)
     axes = normalize_axes(axis, len(shape))
     return int(np.prod([shape[i] for i in axes], dtype=int))
 
@@ -53,7 +63,7 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=No
     shape = np.shape(value_of(a))
     w = None if where is None else call_nondiff(
         "np.var where", lambda m: np.broadcast_to(np.asarray(m, bool), shape), (where,), {})
-    n = _count(shape, axis, w)
+    n = _count(shape, axis, w, _real_dtype(a))
     if mean is None:
         mean = (np.sum(a if w is None else np.where(w, a, 0.0), axis=axis, keepdims=True) / n)
     centred = a - mean
@@ -85,7 +95,9 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     if weights is None:
         avg = np.mean(a, axis=axis, keepdims=keepdims)
         shape = np.shape(value_of(a))
-        scl = np.broadcast_to(float(_count(shape, axis)), np.shape(value_of(avg)))
+        # in the mean's dtype, as NumPy's (float32 stays float32)
+        scl = np.broadcast_to(np.asarray(_count(shape, axis), np.result_type(value_of(avg))),
+                              np.shape(value_of(avg)))
         return (avg, scl) if returned else avg
     wshape, ashape = np.shape(value_of(weights)), np.shape(value_of(a))
     if wshape != ashape:
@@ -152,7 +164,14 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._No
     ok = ~call_nondiff("isnan", np.isnan, (a,), {})
     if where is not np._NoValue:
         ok = ok & np.asarray(where, bool)
-    return np.mean(_as_dtype(a, dtype, "np.nanmean"), axis=axis, keepdims=keepdims, where=ok)
+    a = _as_dtype(a, dtype, "np.nanmean")
+    shape = np.shape(value_of(a))
+    ok = np.broadcast_to(ok, shape)
+    # the sum of the kept entries over their count, the count in a's (real) dtype as
+    # NumPy's nanmean divides (an integer count would make a float32 mean float64)
+    total = np.sum(np.where(ok, a, 0.0), axis=axis, keepdims=True)
+    mean = total / _count(shape, axis, ok, _real_dtype(a))
+    return mean if keepdims else np.squeeze(mean, axis=normalize_axes(axis, len(shape)))
 
 
 @_composite(np.nanvar, examples=_nan_examples(np.nanvar, ddof=1))

@@ -84,8 +84,12 @@ def _masked_reduce(name, a, axes, keepdims, initial, where):
     if name == "np.mean":
         if initial is not np._NoValue:
             raise TypeError("mean() got an unexpected keyword argument 'initial'")
-        count = np.sum(w, axis=axes, keepdims=keepdims) if where is not np._NoValue else \
-            math.prod(shape[i] for i in axes)
+        if where is not np._NoValue:  # the count in a's real float dtype: float32 stays float32
+            dt = np.result_type(value_of(a))
+            count = np.sum(w, axis=axes, keepdims=keepdims).astype(
+                np.finfo(dt).dtype if dt.kind in "fc" else np.float64)
+        else:
+            count = math.prod(shape[i] for i in axes)
         return np.sum(a, axis=axes, keepdims=keepdims) / count
     out = _REDUCE[name](a, axis=axes, keepdims=keepdims)
     return out if initial is np._NoValue else join(out, initial)

@@ -246,14 +246,24 @@ def _in_dtype_of(p, out):
     under NumPy's promotion even for float32 values, and would turn every (co)tangent
     after them into float64: float32 programs must stay float32 end to end."""
     t = type(p)
-    if t is np.float64 or (t is np.ndarray and p.dtype.itemsize == 8 and p.dtype.kind == "f"):
+    if t is np.float64 or t is np.complex128 or (
+            t is np.ndarray and p.dtype.itemsize >= 8 and p.dtype.kind in "fc"):
         to = type(out)
         if to is np.float64 or to is float:
             return p
         d = getattr(out, "dtype", None)  # an array, a NumPy scalar or a Placeholder
-        if d is not None and d.kind == "f" and d.itemsize < 8:
-            return p.astype(d)
+        if d is None or d == p.dtype or d.kind not in "fc":
+            return p
+        real = _REAL.get(d.char)  # the output's precision (float32 for complex64)
+        own = _REAL.get(p.dtype.char)  # (longdouble: neither, left alone)
+        if real is not None and own is not None and own.itemsize > real.itemsize:
+            # narrowed to it, a real partial real and a complex one complex
+            return p.astype(real if p.dtype.kind == "f" else np.promote_types(real, np.complex64))
     return p
+
+
+_REAL = {np.dtype(t).char: np.finfo(t).dtype for t in (np.float16, np.float32, np.float64,
+                                                        np.complex64, np.complex128)}
 
 
 def _capped(v, *like):

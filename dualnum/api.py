@@ -41,7 +41,8 @@ def push_forward(f, args, argnum, seed, also=()):
         out = calls.check_single_output(f(*args), "dualnum")
         if isinstance(out, Dual) and out._trace is trace:
             return out.primal, out.tangent
-        return out, np.zeros((k,) + np.shape(value_of(out)))
+        return out, np.zeros((k,) + np.shape(value_of(out)),
+                             dtype=np.result_type(value_of(out), np.float32))
 
 
 def _prepare(args, argnums, where, promote_int=False):
@@ -119,7 +120,7 @@ def jvp(f, primals, tangents):
         out = calls.check_single_output(f(*duals), "dualnum.jvp")
         if isinstance(out, Dual) and out._trace is trace:
             return out.primal, out.tangent[0]
-        return out, np.zeros(np.shape(value_of(out)))
+        return out, np.zeros(np.shape(value_of(out)), dtype=np.result_type(value_of(out), np.float32))
 
 
 def derivative(f, holomorphic=False):
