@@ -147,6 +147,9 @@ class Op:
     # elementwise, optional: partials for complex inputs where the real ones use real-only
     # functions (comparisons, hypot, logaddexp) for accuracy; None: the real ones serve
     complex_partials: tuple | None = None
+    # a function of registered ops that only reverse mode treats as one node (a checkpointed
+    # segment, tapes.checkpoint): forward mode runs ``primal`` on its traced inputs instead
+    inline: bool = False
 
     def __repr__(self):
         return f"<adcore op {self.name} ({self.kind})>"

@@ -72,7 +72,7 @@ SUITES = {
         entries=(
             # The point of the tool: the (n, m) grid, with the engines' default chunking
             # (up to 64 directions per pass, vectorised) ...
-            Entry(("tanh-net",), ("forward", "reverse"),
+            Entry(("tanh-net",), ("forward", "reverse", "auto"),
                   n=[1, 4, 16, 64, 256, 1024], m=[1, 4, 16, 64, 256, 1024]),
             # ... and with one direction per pass: the textbook cost model, forward ~ n
             # passes, reverse ~ m sweeps, crossover at n = m.
@@ -162,6 +162,20 @@ SUITES = {
                   n=[256], depth=[2, 4, 16, 32]),
         ),
         report="bench.lecture:write_report",
+    ),
+    # Issue 14: beyond first order. The harness measures mode="auto" beside both modes on
+    # the tanh-net grid; the report (bench/beyond.py) adds second order, sparse Jacobians,
+    # checkpointing and pytrees, computed while it is written.
+    "beyond": Suite(
+        name="beyond",
+        summary="second order (HVP / gradient, Hessian vs n by three nestings), mode='auto' "
+                "on the tanh-net grid, sparse Jacobians and Hessians by colouring, "
+                "checkpointing (scan, checkpoint), pytrees (~3 min on 2 cores)",
+        entries=(
+            Entry(("tanh-net",), ("forward", "reverse", "auto"),
+                  n=[1, 16, 256, 1024], m=[1, 16, 256, 1024]),
+        ),
+        report="bench.beyond:write_report",
     ),
     "smoke": Suite(
         name="smoke",

@@ -11,8 +11,10 @@ the tape keeps every intermediate value alive until the sweep.
 from adcore import logsumexp, relu, sigmoid, softplus  # noqa: F401  (convenience)
 
 from .api import grad, jacobian, record_call, sweep, value_and_grad, vjp
+from .checkpoint import ScanStats, checkpoint, optimal_recomputations, scan
 from .replay import Recording, record
 from .tape import Guard, Node, ReverseTrace, Tape, Tracer
 
 __all__ = ["grad", "jacobian", "value_and_grad", "vjp", "record", "Recording", "Tape", "Node",
-           "Guard", "Tracer", "ReverseTrace", "record_call", "sweep"]
+           "Guard", "Tracer", "ReverseTrace", "record_call", "sweep", "checkpoint", "scan",
+           "ScanStats", "optimal_recomputations"]

@@ -206,6 +206,8 @@ class Tape:
                 continue
             gsz = szs[i]
             cots[i] = szs[i] = None  # done with it: free the memory as the sweep moves back
+            if gsz is not None and (gsz is True or gsz.all()):
+                continue  # a cotangent that is all structural zeros contributes nothing
             s, e = starts[i], starts[i + 1]
             parents = arg_nodes[s:e]
             if release:  # the values go with this step (the locals hold them until then)

@@ -47,7 +47,7 @@ import numpy as np
 from bench.errors import UsageError
 
 #: Modules under bench/engines that each define ``ENGINE``.
-_MODULES = ("forward", "reverse", "fd", "fd_forward",
+_MODULES = ("forward", "reverse", "auto", "fd", "fd_forward",
             # fwdrev's compiled engines (numba): forward-jit, reverse-jit, hand-jit.
             "jit_engines",
             # The cascade's two multiplication orders on the jacobian-chain problem.
