@@ -23,7 +23,6 @@ import glob
 import os
 import sys
 import time
-import tracemalloc
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from matplotlib.ticker import NullLocator
 from bench import plots
 from bench.records import argv_string
 from bench.report import fmt_bytes, fmt_time
+from bench.memory import tracemalloc_peak
 from bench.timing import time_call
 
 
@@ -59,14 +59,6 @@ def _time(fn, opts):
     return time_call(fn, samples=opts.samples, max_time_s=opts.max_time_s).median_s
 
 
-def _peak(fn) -> int:
-    fn()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _loglog(path, title, xlabel, series, ylabel="time", kind="time"):
@@ -273,14 +265,14 @@ def checkpoint_section(opts, outdir, name):
     rows = []
     mem, tim = ([], []), ([], [])
     tp = _time(lambda: tapes.grad(plain)(x0, 3.7), opts)
-    mp = _peak(lambda: tapes.grad(plain)(x0, 3.7))
+    mp = tracemalloc_peak(lambda: tapes.grad(plain)(x0, 3.7))
     rows.append(f"| plain loop (tape) | – | – | – | {fmt_bytes(mp)} | {fmt_time(tp)} |")
     for s in opts.scan_snapshots:
         stats = tapes.ScanStats()
         f = lambda x, r, s=s: np.sum(tapes.scan(step, x, steps, r, snapshots=s, stats=stats))  # noqa: E731
         g = tapes.grad(f)
         t = _time(lambda: g(x0, 3.7), opts)
-        m = _peak(lambda: g(x0, 3.7))
+        m = tracemalloc_peak(lambda: g(x0, 3.7))
         mem[0].append(s)
         mem[1].append(m)
         tim[0].append(s)
@@ -326,7 +318,7 @@ def checkpoint_section(opts, outdir, name):
             for _ in range(depth):
                 v = ck(v)
             return np.sum(v)
-        pm, cm = _peak(lambda: tapes.grad(plain_chain)(x)), _peak(lambda: tapes.grad(ck_chain)(x))
+        pm, cm = tracemalloc_peak(lambda: tapes.grad(plain_chain)(x)), tracemalloc_peak(lambda: tapes.grad(ck_chain)(x))
         pt, ct = _time(lambda: tapes.grad(plain_chain)(x), opts), _time(lambda: tapes.grad(ck_chain)(x), opts)
         crows.append(f"| {depth} | {fmt_bytes(pm)} | {fmt_bytes(cm)} | {fmt_time(pt)} | "
                      f"{fmt_time(ct)} | {ct / pt:.2f} |")

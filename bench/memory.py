@@ -184,3 +184,17 @@ def malloc_probe(nbytes):
 
 if __name__ == "__main__":
     print(json.dumps(_child_main(json.loads(sys.stdin.read()))))
+
+
+def tracemalloc_peak(fn) -> int:
+    """Peak bytes NumPy and Python allocate in one call of ``fn`` after a warm-up call
+    (``tracemalloc``: exact for them, blind to native allocators such as torch's)."""
+    import tracemalloc
+
+    fn()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -49,7 +49,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tracemalloc
 from importlib import metadata
 from pathlib import Path
 
@@ -59,7 +58,7 @@ import bench
 import dualnum
 import fwdrev
 import tapes
-from bench.memory import measure_peak
+from bench.memory import measure_peak, tracemalloc_peak
 from bench.timing import time_call
 
 #: The peer libraries, by import name.
@@ -119,15 +118,6 @@ def _t(fn) -> float:
     return _timing(fn).median_s
 
 
-def _peak(fn) -> int:
-    """tracemalloc peak of one call after a warm-up call."""
-    fn()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _vmhwm(label, problem, size):
@@ -319,7 +309,7 @@ def logistic_per_iteration(quick: bool) -> Row:
 def tape_bytes_per_op(quick: bool) -> Row:
     steps = 2000 if quick else 20_000
     ops = 3 * steps
-    per = _peak(lambda: tapes.grad(_logistic(steps))(0.3)) / ops
+    per = tracemalloc_peak(lambda: tapes.grad(_logistic(steps))(0.3)) / ops
     hwm = _vmhwm("fwdrev", "logistic", steps)
     ours = f"{per:.0f} B" + ("" if hwm is None else f" (VmHWM {hwm / ops:.0f} B)")
     peers = {"torch (VmHWM)": None, "autograd (tracemalloc)": None,
@@ -328,7 +318,7 @@ def tape_bytes_per_op(quick: bool) -> Row:
         peers["torch (VmHWM)"] = _vmhwm("torch", "logistic", steps)
     g = _try("autograd", lambda: _grad_fn("autograd", _problem("logistic", steps)[0]))
     if g is not None:
-        peers["autograd (tracemalloc)"] = _try("autograd", lambda: _peak(lambda: g(0.3)))
+        peers["autograd (tracemalloc)"] = _try("autograd", lambda: tracemalloc_peak(lambda: g(0.3)))
     return Row(f"recorded tape, per scalar op (measured peak / {ops} ops; fwdrev: tracemalloc)",
                ours, _cells(peers, lambda b: f"{b / ops:.0f} B"), "≤ 150 B", per <= 150)
 
@@ -358,14 +348,14 @@ def rosenbrock(quick: bool) -> list:
 
     n = sizes[-1]
     x = np.linspace(-1.0, 1.0, n)
-    peak = _peak(lambda: g(x))
+    peak = tracemalloc_peak(lambda: g(x))
     hwm = _vmhwm("fwdrev", "rosenbrock", n)
-    mem = {"hand NumPy (tracemalloc)": _peak(lambda: _rosen_grad_hand(x)),
+    mem = {"hand NumPy (tracemalloc)": tracemalloc_peak(lambda: _rosen_grad_hand(x)),
            "autograd (tracemalloc)": None,
            "torch (VmHWM)": None, "JAX eager (VmHWM)": None, "JAX jit (VmHWM)": None}
     ag = _try("autograd", lambda: _grad_fn("autograd", make_f))
     if ag is not None:
-        mem["autograd (tracemalloc)"] = _try("autograd", lambda: _peak(lambda: ag(x)))
+        mem["autograd (tracemalloc)"] = _try("autograd", lambda: tracemalloc_peak(lambda: ag(x)))
     for label in ("torch", "JAX eager", "JAX jit"):
         if _peer(LIBRARY[label]) is not None:
             mem[f"{label} (VmHWM)"] = _try(label, lambda: _vmhwm(label, "rosenbrock", n))
