@@ -57,7 +57,12 @@ def normalize_argnums(argnums, nargs: int, where: str):
     for a in nums:
         if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
             raise ValueError(f"{where}: argnums={argnums!r} is out of range for {nargs} argument(s)")
-    return tuple(int(a) % nargs for a in nums), single
+    nums = tuple(int(a) % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{where}: argnums={argnums!r} names an argument twice; each argument "
+                         "is differentiated once (pass the value twice as two arguments if "
+                         "you need two derivatives)")
+    return nums, single
 
 
 def _refuse_array_subclass(x, where: str, what: str):

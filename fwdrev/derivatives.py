@@ -38,12 +38,12 @@ import dualnum
 import tapes
 from adcore import calls
 
-from .pytrees import Inputs, Output, flatten, is_leaf, leaf_shapes, unflatten
+from .pytrees import Inputs, Output, is_leaf, leaf_shapes, unflatten
 
 
 def _inputs(args, argnums, where) -> Inputs:
     nums, single = calls.normalize_argnums(argnums, len(args), where)
-    return Inputs.of(args, nums, single)
+    return Inputs.of(args, nums, single, where)
 
 
 def _leaf_function(f, inputs: Inputs, output: Output | None = None):
@@ -59,10 +59,9 @@ def _leaf_function(f, inputs: Inputs, output: Output | None = None):
 def _plain(args, argnums) -> bool:
     """Every differentiated argument is an array or a number: the engines take the call
     as it is (no flattening, none of its cost)."""
-    if isinstance(argnums, int):
-        return -len(args) <= argnums < len(args) and is_leaf(args[argnums])
-    return all(isinstance(a, int) and -len(args) <= a < len(args) and is_leaf(args[a])
-               for a in argnums)
+    nums = (argnums,) if np.ndim(argnums) == 0 else tuple(argnums)
+    return all(isinstance(a, (int, np.integer)) and -len(args) <= a < len(args)
+               and is_leaf(args[a]) for a in nums)
 
 
 def value_and_grad(f, argnums=0, holomorphic=False):
@@ -141,9 +140,7 @@ def jvp(f, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError("fwdrev.jvp: primals and tangents must have the same length")
     inputs = _inputs(primals, tuple(range(len(primals))), "fwdrev.jvp")
-    t_leaves = _inputs(tangents, tuple(range(len(tangents))), "fwdrev.jvp").leaves
-    if len(t_leaves) != len(inputs.leaves):
-        raise ValueError("fwdrev.jvp: the tangents do not have the structure of the primals")
+    t_leaves = inputs.check_like(tangents, "the tangent", "fwdrev.jvp")
     output = Output()
     out, t = dualnum.jvp(_leaf_function(f, inputs, output), inputs.leaves, t_leaves)
     return output.value(out), output.value(t)
@@ -158,9 +155,8 @@ def vjp(f, *primals):
     out, pullback = tapes.vjp(_leaf_function(f, inputs, output), *inputs.leaves)
 
     def vjp_fn(w):
-        if output.is_tree:
-            leaves, _ = flatten(w)
-            w = np.concatenate([np.ravel(np.asarray(x, dtype=float)) for x in leaves])
+        if output.is_tree:  # complex cotangents stay complex: no cast here
+            w = output.flat_like(w, "the cotangent", "fwdrev.vjp")
         cots = pullback(w)
         trees, start = [], 0
         for treedef, n in inputs.specs:
@@ -179,11 +175,7 @@ def hvp(f, argnums=0):
     def h(*args_and_v):
         *args, v = args_and_v
         inputs = _inputs(args, argnums, "fwdrev.hvp")
-        v_tree = v if not inputs.single else (v,)
-        v_leaves = _inputs(tuple(v_tree), tuple(range(len(v_tree))), "fwdrev.hvp").leaves
-        if len(v_leaves) != len(inputs.leaves):
-            raise ValueError("fwdrev.hvp: v does not have the structure of the differentiated "
-                             "argument(s)")
+        v_leaves = inputs.check_like((v,) if inputs.single else tuple(v), "v", "fwdrev.hvp")
         gradient = tapes.grad(_leaf_function(f, inputs), argnums=inputs.leaf_nums)
         output = Output()  # the gradient: a tuple of leaves, carried as one flat vector
         _, hv = dualnum.jvp(lambda *leaves: output.flat(gradient(*leaves)), inputs.leaves,

@@ -116,6 +116,8 @@ def choose_mode(f, *args, argnums=0, chunk=None) -> ModeChoice:
     per forward pass and cotangents per sweep; default: as many as :data:`CHUNK_BUDGET`
     allows for this function's values (:func:`wide_chunk`), at least the engines' default.
     Raises the engines' errors (unsupported functions, non-float inputs)."""
+    if chunk is not None and (not isinstance(chunk, (int, np.integer)) or chunk < 1):
+        raise ValueError(f"fwdrev.choose_mode: chunk must be a positive integer, not {chunk!r}")
     inputs = _inputs(args, argnums, "fwdrev.choose_mode")
     output = Output()
     g = _leaf_function(f, inputs, output)
@@ -159,7 +161,7 @@ def choose_mode(f, *args, argnums=0, chunk=None) -> ModeChoice:
 
 def _shape_key(args, argnums) -> tuple:
     """The shapes and dtypes of the differentiated leaves (a decision is reused for these)."""
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (argnums,) if np.ndim(argnums) == 0 else tuple(argnums)
     key = []
     for a in nums:
         x = args[a]
@@ -189,7 +191,8 @@ def jacobian(f, argnums=0, mode="auto", chunk=None, explain=False):
     def jac(*args):
         choice = None
         if mode == "auto":
-            key = _shape_key(args, argnums)
+            nums, _ = calls.normalize_argnums(argnums, len(args), "fwdrev.jacobian")
+            key = _shape_key(args, nums)
             found = decided.get(key)
             if found is None:
                 choice = choose_mode(f, *args, argnums=argnums, chunk=chunk)

@@ -36,15 +36,33 @@ class Inputs:
     leaves: list
 
     @classmethod
-    def of(cls, args, nums, single) -> "Inputs":
+    def of(cls, args, nums, single, where="fwdrev") -> "Inputs":
         specs, leaves = [], []
         for a in nums:
-            ls, treedef = optree.tree_flatten(args[a])
+            paths, ls, treedef = optree.tree_flatten_with_path(args[a])
             if not ls:
-                raise ValueError(f"argument {a} has no array leaves to differentiate")
+                raise ValueError(f"{where}: argument {a} has no array leaves to differentiate")
+            for path, leaf in zip(paths, ls):
+                _check_leaf(leaf, a, path, where)
             specs.append((treedef, len(ls)))
             leaves.extend(ls)
         return cls(list(args), tuple(nums), single, specs, leaves)
+
+    def check_like(self, trees, what: str, where: str):
+        """``trees`` (one per differentiated argument) have the arguments' structures and
+        leaf shapes; returns their leaves. Raises ValueError naming the first difference."""
+        leaves = []
+        for (treedef, _), a, tree in zip(self.specs, self.nums, trees):
+            ls, other = optree.tree_flatten(tree)
+            if other != treedef:
+                raise ValueError(f"{where}: {what} for argument {a} has the structure {other}, "
+                                 f"the argument has {treedef}")
+            leaves.extend(ls)
+        for i, (x, t) in enumerate(zip(self.leaves, leaves)):
+            if np.shape(value_of(t)) != np.shape(value_of(x)):
+                raise ValueError(f"{where}: {what} leaf {i} has shape {np.shape(value_of(t))}, "
+                                 f"the argument's leaf has {np.shape(value_of(x))}")
+        return leaves
 
     def call_args(self, leaf_values) -> list:
         """The call's arguments with the differentiated ones rebuilt from ``leaf_values``."""
@@ -81,6 +99,9 @@ class Output:
             self.treedef, self.shapes = None, None
             return out
         leaves, treedef = optree.tree_flatten(out)
+        if treedef.num_leaves == 1 and treedef.num_nodes == 1:  # an object array (a leaf)
+            self.treedef, self.shapes = None, None
+            return out
         if treedef.num_leaves == 1 and not treedef.num_nodes > 1:  # a single array
             self.treedef, self.shapes = treedef, None
             return leaves[0]
@@ -89,6 +110,19 @@ class Output:
         if not leaves:
             raise ValueError("the function returned a tree with no array leaves")
         return np.concatenate([np.ravel(leaf) for leaf in leaves])
+
+    def flat_like(self, tree, what: str, where: str):
+        """A direction (cotangent) with the output's structure, as the flat vector; raises
+        ValueError naming the first difference in structure or leaf shape."""
+        leaves, treedef = optree.tree_flatten(tree)
+        if treedef != self.treedef:
+            raise ValueError(f"{where}: {what} has the structure {treedef}, the output has "
+                             f"{self.treedef}")
+        for i, (leaf, shape) in enumerate(zip(leaves, self.shapes)):
+            if np.shape(leaf) != shape:
+                raise ValueError(f"{where}: {what} leaf {i} has shape {np.shape(leaf)}, the "
+                                 f"output's has {shape}")
+        return np.concatenate([np.ravel(np.asarray(leaf)) for leaf in leaves])
 
     @property
     def is_tree(self) -> bool:
@@ -120,6 +154,18 @@ class Output:
 
 
 _LEAVES = (np.ndarray, np.generic, float, int, complex, Traced)
+
+
+def _check_leaf(leaf, argnum, path, where):
+    """A differentiated leaf must hold floats (or complex numbers): the error names it."""
+    kind = np.result_type(value_of(leaf)).kind if isinstance(leaf, _LEAVES) else "O"
+    if kind not in "fc":
+        from adcore import NonFloatInputError
+        name = "".join(f"[{k!r}]" for k in path) or "itself"
+        raise NonFloatInputError(
+            f"{where}: argument {argnum}, leaf {name}, is {type(leaf).__name__} of dtype kind "
+            f"{kind!r}, not floating point: derivatives need float (or complex) leaves. Make "
+            "it a float array, or move it out of the differentiated argument.")
 
 
 def is_leaf(x) -> bool:

@@ -38,8 +38,10 @@ import scipy.sparse as sp
 
 import dualnum
 import tapes
-from adcore import calls, value_of
+from adcore import calls, rules, value_of
 from dualnum.dual import Dual, ForwardTrace
+
+from .derivatives import hessian as fwdrev_hessian
 from adcore.linear import sz_of_seed
 
 NEARBY = 2  # extra points at which the pattern is detected (branches taken nearby)
@@ -47,27 +49,30 @@ NEARBY = 2  # extra points at which the pattern is detected (branches taken near
 
 # ------------------------------------------------------------------------------ patterns
 def _dependencies(f, x, chunk):
-    """Boolean ``(m, n)``: output entry i may depend on input entry j at ``x`` -- not a
-    structural zero of the forward pass seeded with e_j (or non-zero anyway)."""
+    """Boolean CSR ``(m, n)``: output entry i may depend on input entry j at ``x`` -- not a
+    structural zero of the forward pass seeded with e_j (or non-zero anyway). Built chunk by
+    chunk as sparse blocks: memory O(nnz + chunk m), not O(m n)."""
     n = x.size
-    blocks, m = [], None
+    blocks, m = [], 0
     for start, stop in calls.chunks(n, chunk):
         seed = calls.basis_chunk(x.shape, start, stop, np.result_type(x, np.float32))
-        with ForwardTrace(stop - start) as trace:
-            out = f(Dual(trace, x, seed, sz_of_seed(seed)))
+        k = stop - start
+        with ForwardTrace(k) as trace:
+            # an output built from traced entries (np.array([x0 * x1, x2])) is lifted first
+            out = calls.check_single_output(f(Dual(trace, x, seed, sz_of_seed(seed))),
+                                            "fwdrev.jacobian_sparsity")
             if isinstance(out, Dual) and out._trace is trace:
                 t, sz = out.tangent, out.sz
-            else:
-                t, sz = np.zeros((stop - start,) + np.shape(value_of(out))), True
-        k = stop - start
+            else:  # the output does not depend on x at all
+                t, sz = np.zeros((k,) + np.shape(value_of(out))), True
         m = int(np.size(value_of(out)))
         dep = np.reshape(np.asarray(t) != 0, (k, m))
         if sz is None:
             dep = np.ones((k, m), dtype=bool)
         else:
             dep = dep | ~np.reshape(np.broadcast_to(sz, np.shape(t)), (k, m))
-        blocks.append(dep)
-    return np.concatenate(blocks, axis=0).T if blocks else np.zeros((0, 0), dtype=bool)
+        blocks.append(sp.csr_array(dep.T))
+    return sp.hstack(blocks, format="csr") if blocks else sp.csr_array((m, 0), dtype=bool)
 
 
 def _nearby(x, seed=0):
@@ -77,14 +82,16 @@ def _nearby(x, seed=0):
 
 
 def _pattern(f, x, chunk=None):
-    with np.errstate(all="ignore"):
+    """The dependencies at ``x`` and two nearby points, with the rules' point-wise zeros (a
+    maximum's loser, a factor that is 0 here) not applied: a pattern that holds near x."""
+    with np.errstate(all="ignore"), rules.dependencies_only():
         dep = _dependencies(f, x, chunk)
         for y in _nearby(x):
             try:
-                dep = dep | _dependencies(f, y, chunk)
+                dep = dep + _dependencies(f, y, chunk)
             except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                 continue  # a nearby point outside the domain: the input's pattern stands
-    return sp.csr_array(dep)
+    return sp.csr_array(dep > 0)
 
 
 def _as_input(x, where):
@@ -185,8 +192,8 @@ def is_star_colouring(pattern, colour) -> bool:
 
 
 # ------------------------------------------------------------------------------ evaluation
-def _seed_matrix(colour, count) -> np.ndarray:
-    s = np.zeros((len(colour), count))
+def _seed_matrix(colour, count, dtype=np.float64) -> np.ndarray:
+    s = np.zeros((len(colour), count), dtype=dtype)
     s[np.arange(len(colour)), colour] = 1.0
     return s
 
@@ -232,12 +239,20 @@ class Compression:
         return int(self.colour.max()) + 1 if self.colour.size else 0
 
 
-def _agrees(sparse, probe, v, w, rtol=1e-8) -> bool:
-    """``w^T (J v)`` of the sparse result against the probe's (one JVP): a missed entry or
-    a collision shows up as a difference far above rounding."""
-    got = float(w @ (sparse @ v))
-    scale = float(np.abs(w) @ (abs(sparse) @ np.abs(v))) + float(np.abs(w) @ np.abs(probe))
-    return abs(got - float(w @ probe)) <= rtol * scale + 1e-300
+#: a row of the sparse result times a probe direction may differ from the probe's JVP by
+#: this much relative to the row's terms (rounding), before the pattern is called stale
+PROBE_RTOL = 1e-10
+PROBES = 2
+
+
+def _agrees(sparse, probe, v) -> bool:
+    """Row by row, ``J_sparse v`` against the probe ``J v`` (one JVP): an entry the pattern
+    misses, or two that collide in a colour, differ there far above rounding (unless the
+    missed entry is below ``PROBE_RTOL`` of its row's terms). Complex values compared
+    whole."""
+    got = sparse @ v
+    scale = abs(sparse) @ np.abs(v) + np.abs(probe)
+    return bool(np.all(np.abs(got - probe) <= PROBE_RTOL * scale + 1e-300))
 
 
 class _Sparse:
@@ -246,7 +261,9 @@ class _Sparse:
     def __init__(self, f, mode, compression, chunk, hessian):
         self.f, self.mode, self.compression, self.chunk = f, mode, compression, chunk
         self.hessian = hessian
-        self.rerecords = 0
+        self.rerecords = 0  # patterns detected again (a branch taken elsewhere)
+        self.dense_fallbacks = 0  # results computed densely (no pattern held)
+        self.checks: list = []  # each call's probe check, passed or not
 
     def _compress(self, x):
         pattern = (hessian_sparsity if self.hessian else jacobian_sparsity)(self.f, x, self.chunk)
@@ -263,33 +280,53 @@ class _Sparse:
         p = c.colours
         n = x.size
         if c.mode in ("forward", "symmetric"):
-            seed = _seed_matrix(c.colour, p).T.reshape((p,) + x.shape)
+            seed = _seed_matrix(c.colour, p, x.dtype).T.reshape((p,) + x.shape)
             _, t = dualnum.api.push_forward(g, [x], 0, seed) if p else (None, np.zeros((0,)))
             compressed = np.reshape(t, (p, -1)).T if p else np.zeros((c.pattern.shape[0], 0))
             recover = _recover_symmetric if c.mode == "symmetric" else _recover_columns
             return recover(c.pattern, c.colour, compressed)
         tape, out, out_index = tapes.record_call(g, [x], (0,), keep_values=False)
         m = int(np.size(value_of(out)))
-        seed = _seed_matrix(c.colour, p).T.reshape((p,) + np.shape(value_of(out)))
+        seed = _seed_matrix(c.colour, p, np.result_type(value_of(out), np.float32)).T.reshape(
+            (p,) + np.shape(value_of(out)))
         cots = tapes.sweep(tape, out, out_index, seed)[0] if p else np.zeros((0, n))
         return _recover_rows(c.pattern, c.colour, np.reshape(cots, (p, n)).reshape(p, n)
                              if m else np.zeros((0, n)))
 
+    def _checked(self, x, result) -> bool:
+        g = tapes.grad(self.f) if self.hessian else self.f
+        rng = np.random.default_rng(len(self.checks))
+        for _ in range(PROBES):
+            v = rng.standard_normal(x.size).astype(x.dtype)
+            _, probe = dualnum.jvp(g, (x,), (v.reshape(x.shape),))
+            if not _agrees(result, np.ravel(probe), v):
+                return False
+        return True
+
     def __call__(self, x):
-        x = _as_input(x, "fwdrev.sparse_hessian" if self.hessian else "fwdrev.sparse_jacobian")
+        where = "fwdrev.sparse_hessian" if self.hessian else "fwdrev.sparse_jacobian"
+        x = _as_input(x, where)
+        if x.size == 0:  # nothing to colour: an empty (m, 0) matrix
+            return sp.csr_array((int(np.size(self.f(x))) if not self.hessian else 0, 0),
+                                dtype=x.dtype)
         if self.compression is None:
             self.compression = self._compress(x)
+        elif self.compression.pattern.shape[1] != x.size:
+            raise ValueError(f"{where}: the pattern has {self.compression.pattern.shape[1]} "
+                             f"columns, the input {x.size} entries")
         result = self._evaluate(x, self.compression)
-        rng = np.random.default_rng(self.rerecords)
-        v = rng.standard_normal(x.size)
-        g = tapes.grad(self.f) if self.hessian else self.f
-        _, probe = dualnum.jvp(g, (x,), (v.reshape(x.shape),))
-        w = rng.standard_normal(np.size(probe))
-        if not _agrees(result, np.ravel(probe), v, w):
+        self.checks.append(self._checked(x, result))
+        if not self.checks[-1]:
             # the pattern does not hold here (a branch taken differently): detect it again
             self.rerecords += 1
             self.compression = self._compress(x)
             result = self._evaluate(x, self.compression)
+            if not self._checked(x, result):
+                # not even the pattern found here holds (a rule's structural zeros wrong, or
+                # an entry below the probe's resolution): the dense derivative, never a guess
+                self.dense_fallbacks += 1
+                dense = (fwdrev_hessian(self.f) if self.hessian else dualnum.jacobian(self.f))(x)
+                result = sp.csr_array(np.reshape(dense, result.shape))
         return result
 
 
@@ -306,6 +343,8 @@ def sparse_jacobian(f, mode="auto", pattern=None, chunk=None):
     fn = _Sparse(f, mode, None, chunk, hessian=False)
     if pattern is not None:
         pattern = sp.csr_array(pattern, dtype=bool)
+        if pattern.ndim != 2:
+            raise ValueError("fwdrev.sparse_jacobian: pattern must be an (out.size, x.size) matrix")
         m = mode if mode != "auto" else "forward"
         colour = colour_columns(pattern) if m == "forward" else colour_rows(pattern)
         compression = Compression(pattern, colour, m)

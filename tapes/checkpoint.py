@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from adcore import STRUCTURAL, Op, apply, value_of
+from adcore import STRUCTURAL, Op, Traced, TracerLeakError, apply, value_of
 
 from .api import record_call
 
@@ -34,15 +34,35 @@ def _no_jvp(*args, **kwargs):  # pragma: no cover - forward mode runs the segmen
                               "what it is made of (Op.inline)")
 
 
+_CLOSURE = ("{what} uses a traced value it does not take as an argument (a closure over a "
+            "value being differentiated): the reverse sweep runs it again after that value's "
+            "recording has ended. Pass the value as an argument instead.")
+
+
+def _one_array(fn, what):
+    """``fn``, refusing a result that is not one array (a tuple, a dict) with a clear error."""
+    @functools.wraps(fn)
+    def call(*args):
+        out = fn(*args)
+        if not isinstance(out, (np.ndarray, np.generic, float, int, complex, Traced)):
+            raise TypeError(f"{what} must return one array, not a {type(out).__name__} (a "
+                            "checkpointed segment or a scan step is one node of the tape)")
+        return out
+    return call
+
+
 def _no_sz(g, gsz, needed, out, *inputs, **params):
     return (None,) * len(needed)  # a structural zero does not cross a checkpoint
 
 
-def _segment_vjp(fn, g, needed, xs):
+def _segment_vjp(fn, g, needed, xs, what):
     """Cotangents of ``fn``'s needed inputs for the batch ``g``: ``fn`` recorded again at
     ``xs`` (only the values its rules read) and swept once."""
     nums = tuple(i for i, need in enumerate(needed) if need)
-    tape, out, out_index = record_call(fn, list(xs), nums, keep_values=False)
+    try:
+        tape, out, out_index = record_call(fn, list(xs), nums, keep_values=False)
+    except TracerLeakError:
+        raise TracerLeakError(_CLOSURE.format(what=what)) from None
     if out_index is None:
         cots = [None] * len(nums)
     else:
@@ -56,11 +76,13 @@ def checkpoint(fn):
     recomputes instead of storing. ``checkpoint(layer)(x, w)`` is used like ``layer(x, w)``;
     every argument may be differentiated."""
     name = getattr(fn, "__name__", "segment")
+    what = f"tapes.checkpoint({name})"
 
     def vjp(g, needed, out, *xs):
-        return _segment_vjp(fn, g, needed, xs)
+        return _segment_vjp(fn, g, needed, xs, what)
 
-    op = Op(name=f"checkpoint[{name}]", primal=fn, kind=STRUCTURAL, nargs=None, jvp=_no_jvp,
+    op = Op(name=f"checkpoint[{name}]", primal=_one_array(fn, what), kind=STRUCTURAL,
+            nargs=None, jvp=_no_jvp,
             vjp=vjp, sz_rules={"vjp": _no_sz}, inline=True,
             doc=f"{name}, checkpointed: recomputed in the reverse sweep")
 
@@ -126,9 +148,11 @@ def scan(step, x0, steps: int, *params, snapshots: int | None = None,
     :class:`ScanStats`), if given, is filled by each sweep. Differentiable with respect to
     ``x0`` and ``params`` (arrays); ``step`` must return an array of ``x0``'s shape.
     """
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"tapes.scan: steps must be an integer >= 0, not {steps!r}")
     steps = int(steps)
-    if steps < 0:
-        raise ValueError("tapes.scan: steps must be >= 0")
+    what = f"tapes.scan({getattr(step, '__name__', 'step')})"
+    step = _one_array(step, what)
     s = max(steps, 1) if snapshots is None else int(snapshots)
     if s < 1:
         raise ValueError("tapes.scan: snapshots must be >= 1 (the start is one)")
@@ -152,7 +176,7 @@ def scan(step, x0, steps: int, *params, snapshots: int | None = None,
 
         def step_vjp(y, gy):
             count.recorded += 1
-            cots = _segment_vjp(step, gy, (True,) + tuple(needed[1:]), (y,) + tuple(ps))
+            cots = _segment_vjp(step, gy, (True,) + tuple(needed[1:]), (y,) + tuple(ps), what)
             for i, c in enumerate(cots[1:]):
                 if c is not None:
                     param_cots[i] = c if param_cots[i] is None else param_cots[i] + c
@@ -178,7 +202,10 @@ def scan(step, x0, steps: int, *params, snapshots: int | None = None,
             finally:
                 held[0] -= 1
 
-        gx = reverse(x, 0, steps, g, s) if steps else g
+        try:
+            gx = reverse(x, 0, steps, g, s) if steps else g
+        except TracerLeakError:
+            raise TracerLeakError(_CLOSURE.format(what=what)) from None
         zeros = lambda p: np.zeros((np.shape(g)[0],) + np.shape(value_of(p)))  # noqa: E731
         return (gx if needed[0] else None,) + tuple(
             (c if c is not None else zeros(p)) if need else None

@@ -7,6 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import adcore
 import dualnum
 import fwdrev
 import tapes
@@ -166,3 +167,18 @@ def test_scan_arguments_are_checked_and_zero_steps_is_the_identity():
         tapes.scan(np.sin, x0, 5, snapshots=0)
     with pytest.raises(ValueError, match="steps"):
         tapes.scan(np.sin, x0, -1)
+
+
+def test_misuses_are_refused_with_the_fix_named():
+    x0 = np.array([0.3, 0.5])
+    with pytest.raises(adcore.TracerLeakError, match="as an argument"):
+        tapes.grad(lambda x: np.sum(tapes.checkpoint(lambda y: np.sin(y * x))(x)))(x0)
+    with pytest.raises(adcore.TracerLeakError, match="as an argument"):
+        tapes.grad(lambda a: np.sum(tapes.scan(lambda y: a * y, a * x0, 3, snapshots=2)))(2.0)
+    with pytest.raises(TypeError, match="one array"):
+        tapes.grad(lambda x: np.sum(tapes.checkpoint(lambda y: (y, y))(x)[0]))(x0)
+    with pytest.raises(ValueError, match="integer"):
+        tapes.scan(np.sin, x0, 2.5)
+    # passed as arguments, the same functions work
+    got = tapes.grad(lambda a: np.sum(tapes.scan(lambda y, b: b * y, a * x0, 3, a, snapshots=2)))(2.0)
+    assert got == pytest.approx(4 * 2.0 ** 3 * np.sum(x0))

@@ -5,6 +5,7 @@ import collections
 import numpy as np
 import pytest
 
+import adcore
 import dualnum
 import fwdrev
 import tapes
@@ -192,3 +193,45 @@ def test_auto_jacobian_decides_once_per_shape_and_explains():
     np.testing.assert_allclose(J2, dualnum.jacobian(f)(x + 1.0), rtol=1e-12)
     with pytest.raises(ValueError, match="mode"):
         fwdrev.jacobian(f, mode="sideways")
+
+
+# ------------------------------------------------------------------ refusals, by name
+def test_an_argument_named_twice_is_refused_in_every_engine():
+    x = np.array([0.5, -1.0, 2.0])
+    for jac in (fwdrev.jacrev, fwdrev.jacfwd, tapes.jacobian, dualnum.jacobian):
+        with pytest.raises(ValueError, match="twice"):
+            jac(lambda a, b: a * b, argnums=(0, 0))(x, x)
+    with pytest.raises(ValueError, match="twice"):
+        fwdrev.hessian(lambda a: np.sum(a ** 3), argnums=(0, -1))(x)
+
+
+def test_numpy_integer_argnums_work_and_bad_leaves_are_named():
+    x = np.array([0.5, -1.0])
+    g = fwdrev.grad(lambda a, b: np.sum(a * b), argnums=np.int64(1))(x, x)
+    np.testing.assert_array_equal(g, x)
+    assert fwdrev.jacobian(lambda a, b: a * b, argnums=np.int64(0))(x, x).shape == (2, 2)
+    with pytest.raises(adcore.NonFloatInputError, match=r"\['n'\]"):
+        fwdrev.grad(lambda p: np.sum(p["a"]) * p["n"])({"a": x, "n": 3})
+    with pytest.raises(adcore.NonFloatInputError, match=r"\['s'\]"):
+        fwdrev.grad(lambda p: np.sum(p["a"]))({"a": x, "s": "text"})
+
+
+def test_directions_must_have_the_structure_and_shapes_they_pair_with():
+    x = np.array([0.5, -1.0, 2.0])
+    _, pullback = fwdrev.vjp(lambda a: {"a": a, "b": a[:2]}, x)
+    with pytest.raises(ValueError, match="shape"):
+        pullback({"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0, 5.0])})
+    with pytest.raises(ValueError, match="structure"):
+        pullback({"a": x, "c": x[:2]})
+    with pytest.raises(ValueError, match="structure"):
+        fwdrev.jvp(lambda p: p["a"] * 2.0, ({"a": x},), ({"b": x},))
+    with pytest.raises(ValueError, match="shape"):
+        fwdrev.hvp(lambda p: np.sum(p["a"] ** 3))({"a": x}, {"a": x[:2]})
+
+
+def test_a_complex_cotangent_of_a_tree_output_keeps_its_imaginary_part():
+    x = np.array([0.5, -1.0, 2.0])
+    _, tree = fwdrev.vjp(lambda a: {"y": a * (1 + 2j)}, x)
+    _, flat = fwdrev.vjp(lambda a: a * (1 + 2j), x)
+    w = np.array([1j, 0.0, 0.0])
+    np.testing.assert_array_equal(tree({"y": w})[0], flat(w)[0])

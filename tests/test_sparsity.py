@@ -136,3 +136,59 @@ def test_a_given_pattern_is_used_and_checked():
     wrong = fwdrev.sparse_jacobian(f, pattern=sp.eye_array(20, dtype=bool))
     np.testing.assert_allclose(wrong(x).toarray(), dualnum.jacobian(f)(x), rtol=1e-13)
     assert wrong.rerecords == 1
+
+
+# ------------------------------------------------------------------ found by hunting
+def test_an_output_built_from_traced_entries_has_its_pattern():
+    f = lambda x: np.array([x[0] * x[1], x[2]])  # noqa: E731
+    x = np.array([0.3, -0.4, 1.2])
+    assert fwdrev.jacobian_sparsity(f, x).toarray().tolist() == [[True, True, False],
+                                                                [False, False, True]]
+    for mode in ("forward", "reverse"):
+        np.testing.assert_array_equal(fwdrev.sparse_jacobian(f, mode=mode)(x).toarray(),
+                                      dualnum.jacobian(f)(x))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e8, 1e12])
+def test_a_maximum_is_a_dependency_on_both_sides_whatever_the_scales(scale):
+    g = lambda x: np.concatenate([scale * x[:1], np.maximum(x[1:], 0.0)])  # noqa: E731
+    jac = fwdrev.sparse_jacobian(g)
+    jac(np.array([1.0, -1.0]))  # the pattern taken where the maximum picks 0 ...
+    y = np.array([1.0, 1.0])  # ... holds where it picks x (the loser is not a zero of it)
+    np.testing.assert_array_equal(jac(y).toarray(), dualnum.jacobian(g)(y))
+
+
+def test_a_complex_output_is_checked_whole():
+    h = lambda x: np.concatenate([x[:1], 1j * np.where(x[1:] > 0, x[1:], 0.0)])  # noqa: E731
+    jac = fwdrev.sparse_jacobian(h)
+    jac(np.array([1.0, -1.0]))
+    y = np.array([1.0, 1.0])
+    np.testing.assert_array_equal(jac(y).toarray(), dualnum.jacobian(h)(y))
+    assert jac.rerecords == 1  # the where's branch changed the pattern: caught
+
+
+def test_a_collision_far_below_its_rows_scale_is_still_caught():
+    def k(x):  # x[0] > 0 adds x[2] to a row dominated by 1e6 x[1]
+        extra = np.where(x[0] > 0, x[2], 0.0)
+        return np.concatenate([[1e6 * x[1] + extra], x[1:]])
+    jac = fwdrev.sparse_jacobian(k, mode="forward")
+    jac(np.array([-1.0, 1.0, 1.0]))
+    y = np.array([1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(jac(y).toarray(), dualnum.jacobian(k)(y))
+    assert jac.rerecords == 1 and all(isinstance(c, bool) for c in jac.checks)
+
+
+def test_empty_inputs_and_malformed_patterns():
+    assert fwdrev.sparse_jacobian(lambda x: x * 2.0)(np.zeros(0)).shape == (0, 0)
+    assert fwdrev.sparse_jacobian(lambda x: np.ones(3) * np.sum(x))(np.zeros(0)).shape == (3, 0)
+    jac = fwdrev.sparse_jacobian(lambda x: x * 2.0, pattern=sp.eye_array(4, dtype=bool))
+    with pytest.raises(ValueError, match="columns"):
+        jac(np.ones(3))
+
+
+def test_float32_stays_float32():
+    x = np.linspace(0.1, 1.0, 10, dtype=np.float32)
+    f = lambda v: v[1:] * v[:-1] + np.sin(v[1:])  # noqa: E731
+    for mode in ("forward", "reverse"):
+        assert fwdrev.sparse_jacobian(f, mode=mode)(x).dtype == np.float32
+    assert fwdrev.sparse_hessian(lambda v: np.sum(f(v)))(x).dtype == np.float32
