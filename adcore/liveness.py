@@ -93,14 +93,15 @@ _lock = threading.Lock()
 def kept(op, needed: tuple):
     """``(keep_out, keep_inputs)`` for a node of ``op`` whose differentiated inputs are
     ``needed``: what its reverse rule may read. None: keep everything."""
+    if op.nargs is None or op.nargs != len(needed):
+        return None  # variadic (concatenate, stack, a checkpointed segment): keep all --
+        # and no cache entry, which would keep a per-call op (tapes.checkpoint) alive
     key = (id(op), needed)
     hit = _cache.get(key)
     if hit is not None or key in _cache:
         return hit
     with _lock:
-        if op.nargs is None or op.nargs != len(needed):
-            result = None  # variadic (concatenate, stack): keep all
-        elif op.kind == ELEMENTWISE:
+        if op.kind == ELEMENTWISE:
             reads = (False,) * (op.nargs + 1)
             for i, r in enumerate(_elementwise_reads(op)):
                 if needed[i]:

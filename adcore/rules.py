@@ -25,7 +25,7 @@ second derivative that needs it is NaN instead of a wrong finite number.
 from __future__ import annotations
 
 import contextlib
-import threading
+import contextvars
 
 import numpy as np
 
@@ -42,32 +42,28 @@ def _plain(out, primals):
     return [value_of(out)] + [value_of(x) for x in primals]
 
 
-# > 0 while a sparsity pattern is detected (:func:`dependencies_only`): the ``szero``
-# entries, zeros that hold at this point only (a maximum's loser, a factor that is 0 here),
-# are not applied, so the pattern holds near the point too. Other threads' derivatives
-# meanwhile see those zeros as computed ones: a NaN where 0 * inf meets, never a wrong number.
-_value_zeros_off = 0
-_value_zeros_lock = threading.Lock()
+# True while a sparsity pattern is detected (:func:`dependencies_only`), in that thread or
+# task only (a context variable): the ``szero`` entries, zeros that hold at this point only
+# (a maximum's loser, a factor that is 0 here), are not applied, so the pattern also holds
+# near the point.
+_value_zeros_off = contextvars.ContextVar("fwdrev_dependencies_only", default=False)
 
 
 @contextlib.contextmanager
 def dependencies_only():
-    """Within: partials' point-wise structural zeros are not applied (see above)."""
-    global _value_zeros_off
-    with _value_zeros_lock:
-        _value_zeros_off += 1
+    """Within (this thread or task): partials' point-wise structural zeros are not applied."""
+    token = _value_zeros_off.set(True)
     try:
         yield
     finally:
-        with _value_zeros_lock:
-            _value_zeros_off -= 1
+        _value_zeros_off.reset(token)
 
 
 def _szero(op, i, out, primals, present):
     """Structural zeros of partial_i (None: none), from the op's ``szero`` entry. A
     :class:`ConstZero` applies only where its input is a plain constant at every level."""
     entry = op.szero[i]
-    if entry is None or _value_zeros_off:
+    if entry is None or _value_zeros_off.get():
         return None
     if type(entry) is ConstZero:
         j = entry.j
@@ -315,7 +311,7 @@ def _times(p, t):
 def _plain_szero(entry, out, primals, tangents=None, needed=None):
     """:func:`_szero` on plain values; input j is differentiated if ``needed[j]`` (reverse)
     or ``tangents[j] is not None`` (forward)."""
-    if entry is None or _value_zeros_off:
+    if entry is None or _value_zeros_off.get():
         return None
     if type(entry) is ConstZero:
         j = entry.j

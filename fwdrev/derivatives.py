@@ -41,12 +41,12 @@ from adcore import calls
 from .pytrees import Inputs, Output, is_leaf, leaf_shapes, unflatten
 
 
-def _inputs(args, argnums, where) -> Inputs:
+def inputs_of(args, argnums, where) -> Inputs:
     nums, single = calls.normalize_argnums(argnums, len(args), where)
     return Inputs.of(args, nums, single, where)
 
 
-def _leaf_function(f, inputs: Inputs, output: Output | None = None):
+def leaf_function(f, inputs: Inputs, output: Output | None = None):
     """``f`` as a function of the differentiated leaves (and, with ``output``, returning one
     array: a pytree output flattened)."""
     def g(*leaves):
@@ -73,8 +73,8 @@ def value_and_grad(f, argnums=0, holomorphic=False):
     def vg(*args):
         if _plain(args, argnums):
             return plain(*args)
-        inputs = _inputs(args, argnums, "fwdrev.grad")
-        value, grads = tapes.value_and_grad(_leaf_function(f, inputs), argnums=inputs.leaf_nums,
+        inputs = inputs_of(args, argnums, "fwdrev.grad")
+        value, grads = tapes.value_and_grad(leaf_function(f, inputs), argnums=inputs.leaf_nums,
                                             holomorphic=holomorphic)(*inputs.leaves)
         return value, inputs.regroup(grads)
     return vg
@@ -91,21 +91,21 @@ def grad(f, argnums=0, holomorphic=False):
     return g
 
 
-def _jacobian(engine, f, argnums, chunk, where):
-    plain_output = Output()
-    plain = engine.jacobian(lambda *a: plain_output.flat(f(*a)), argnums=argnums, chunk=chunk)
-
+def jacobian_by(engine, f, argnums, chunk, where):
+    """The Jacobian function of ``f`` by ``engine`` (``dualnum`` or ``tapes``), on pytrees."""
     @functools.wraps(f)
     def jac(*args):
         if _plain(args, argnums):
-            jacs = plain(*args)
-            if not plain_output.is_tree:
+            output = Output()  # per call: the output's structure is this call's own
+            jacs = engine.jacobian(lambda *a: output.flat(f(*a)), argnums=argnums,
+                                   chunk=chunk)(*args)
+            if not output.is_tree:
                 return jacs
-            inputs = _inputs(args, argnums, where)
-            return assemble(inputs, plain_output, jacs if not inputs.single else (jacs,))
-        inputs = _inputs(args, argnums, where)
+            inputs = inputs_of(args, argnums, where)
+            return assemble(inputs, output, jacs if not inputs.single else (jacs,))
+        inputs = inputs_of(args, argnums, where)
         output = Output()
-        jacs = engine.jacobian(_leaf_function(f, inputs, output), argnums=inputs.leaf_nums,
+        jacs = engine.jacobian(leaf_function(f, inputs, output), argnums=inputs.leaf_nums,
                                chunk=chunk)(*inputs.leaves)
         return assemble(inputs, output, jacs)
     return jac
@@ -124,13 +124,13 @@ def assemble(inputs: Inputs, output: Output, jacs):
 def jacfwd(f, argnums=0, chunk=None):
     """The Jacobian by forward mode: ``ceil(n / chunk)`` passes of ``chunk`` directions
     (n: the number of input entries). Cheaper than :func:`jacrev` when n < m."""
-    return _jacobian(dualnum, f, argnums, chunk, "fwdrev.jacfwd")
+    return jacobian_by(dualnum, f, argnums, chunk, "fwdrev.jacfwd")
 
 
 def jacrev(f, argnums=0, chunk=None):
     """The Jacobian by reverse mode: one recording, ``ceil(m / chunk)`` sweeps of ``chunk``
     cotangents (m: the number of output entries). Cheaper than :func:`jacfwd` when m < n."""
-    return _jacobian(tapes, f, argnums, chunk, "fwdrev.jacrev")
+    return jacobian_by(tapes, f, argnums, chunk, "fwdrev.jacrev")
 
 
 def jvp(f, primals, tangents):
@@ -139,10 +139,10 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("fwdrev.jvp: primals and tangents must have the same length")
-    inputs = _inputs(primals, tuple(range(len(primals))), "fwdrev.jvp")
+    inputs = inputs_of(primals, tuple(range(len(primals))), "fwdrev.jvp")
     t_leaves = inputs.check_like(tangents, "the tangent", "fwdrev.jvp")
     output = Output()
-    out, t = dualnum.jvp(_leaf_function(f, inputs, output), inputs.leaves, t_leaves)
+    out, t = dualnum.jvp(leaf_function(f, inputs, output), inputs.leaves, t_leaves)
     return output.value(out), output.value(t)
 
 
@@ -150,9 +150,9 @@ def vjp(f, *primals):
     """``(f(*primals), vjp_fn)``: ``vjp_fn(w)`` (``w`` with the output's structure) returns
     one cotangent per primal, each with that primal's structure. One recording; each call
     of ``vjp_fn`` is one sweep."""
-    inputs = _inputs(primals, tuple(range(len(primals))), "fwdrev.vjp")
+    inputs = inputs_of(primals, tuple(range(len(primals))), "fwdrev.vjp")
     output = Output()
-    out, pullback = tapes.vjp(_leaf_function(f, inputs, output), *inputs.leaves)
+    out, pullback = tapes.vjp(leaf_function(f, inputs, output), *inputs.leaves)
 
     def vjp_fn(w):
         if output.is_tree:  # complex cotangents stay complex: no cast here
@@ -168,15 +168,18 @@ def vjp(f, *primals):
 
 # ------------------------------------------------------------------------------ second order
 def hvp(f, argnums=0):
-    """``hvp(f)(*args, v)``: the Hessian of a scalar ``f`` times ``v`` (v with the structure
-    of the differentiated argument; a tuple of trees for a tuple ``argnums``), by
-    forward-over-reverse: one forward pass, direction v, through the recorded gradient.
-    Costs a small constant times a gradient, whatever n is."""
+    """``hvp(f)(*args, v)``: the Hessian of a scalar ``f`` times ``v``, by forward-over-
+    reverse: one forward pass, direction v, through the recorded gradient -- a small
+    constant times a gradient's cost, whatever n is.
+
+    ``v`` has the structure and leaf shapes of the differentiated argument (a tuple of such
+    trees for a tuple ``argnums``); the result has the same. ``ValueError`` if ``v`` does
+    not; the engines' errors otherwise (non-scalar ``f``, non-float leaves)."""
     def h(*args_and_v):
         *args, v = args_and_v
-        inputs = _inputs(args, argnums, "fwdrev.hvp")
+        inputs = inputs_of(args, argnums, "fwdrev.hvp")
         v_leaves = inputs.check_like((v,) if inputs.single else tuple(v), "v", "fwdrev.hvp")
-        gradient = tapes.grad(_leaf_function(f, inputs), argnums=inputs.leaf_nums)
+        gradient = tapes.grad(leaf_function(f, inputs), argnums=inputs.leaf_nums)
         output = Output()  # the gradient: a tuple of leaves, carried as one flat vector
         _, hv = dualnum.jvp(lambda *leaves: output.flat(gradient(*leaves)), inputs.leaves,
                             v_leaves)
@@ -189,15 +192,12 @@ def hessian(f, argnums=0, chunk=None):
     trees, as JAX), by forward-over-reverse: forward passes of ``chunk`` directions through
     the recorded gradient, ``ceil(n / chunk)`` of them."""
     def hess(*args):
-        inputs = _inputs(args, argnums, "fwdrev.hessian")
-        gradient = tapes.grad(_leaf_function(f, inputs), argnums=inputs.leaf_nums)
+        inputs = inputs_of(args, argnums, "fwdrev.hessian")
+        gradient = tapes.grad(leaf_function(f, inputs), argnums=inputs.leaf_nums)
         output = Output()
         jacs = dualnum.jacobian(lambda *leaves: output.flat(gradient(*leaves)),
                                 argnums=inputs.leaf_nums, chunk=chunk)(*inputs.leaves)
-        # the gradient is a tuple of leaves: rows per gradient leaf, columns per input leaf
-        shapes = leaf_shapes(inputs.leaves)
-        per_in = [output.split(j, s) for j, s in zip(jacs, shapes)]
-        rows = [inputs.regroup([per_in[i][o] for i in range(len(per_in))])
-                for o in range(len(shapes))]
-        return inputs.regroup(rows)
+        # the gradient is a tuple of leaves: its Jacobian, a tuple (one per gradient leaf) of
+        # input trees, regrouped into the input's structure -- a tree of trees, as JAX's
+        return inputs.regroup(list(assemble(inputs, output, jacs)))
     return hess

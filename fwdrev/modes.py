@@ -27,7 +27,7 @@ import tapes
 from adcore import calls, value_of
 from tapes.api import record_call, sweep
 
-from .derivatives import _inputs, _jacobian, _leaf_function
+from .derivatives import inputs_of, jacobian_by, leaf_function
 from .pytrees import Output, flatten
 
 MODES = ("forward", "reverse", "auto")
@@ -118,9 +118,9 @@ def choose_mode(f, *args, argnums=0, chunk=None) -> ModeChoice:
     Raises the engines' errors (unsupported functions, non-float inputs)."""
     if chunk is not None and (not isinstance(chunk, (int, np.integer)) or chunk < 1):
         raise ValueError(f"fwdrev.choose_mode: chunk must be a positive integer, not {chunk!r}")
-    inputs = _inputs(args, argnums, "fwdrev.choose_mode")
+    inputs = inputs_of(args, argnums, "fwdrev.choose_mode")
     output = Output()
-    g = _leaf_function(f, inputs, output)
+    g = leaf_function(f, inputs, output)
     leaves = [calls.as_float_input(x, "fwdrev.choose_mode", i, complex_ok=True)
               for i, x in enumerate(inputs.leaves)]
     nums = inputs.leaf_nums
@@ -183,8 +183,8 @@ def jacobian(f, argnums=0, mode="auto", chunk=None, explain=False):
     """
     if mode not in MODES:
         raise ValueError(f"fwdrev.jacobian: mode must be one of {MODES}, not {mode!r}")
-    fixed = {"forward": _jacobian(dualnum, f, argnums, chunk, "fwdrev.jacobian"),
-             "reverse": _jacobian(tapes, f, argnums, chunk, "fwdrev.jacobian")}
+    fixed = {"forward": jacobian_by(dualnum, f, argnums, chunk, "fwdrev.jacobian"),
+             "reverse": jacobian_by(tapes, f, argnums, chunk, "fwdrev.jacobian")}
     decided: dict = {}
 
     @functools.wraps(f)
@@ -196,7 +196,7 @@ def jacobian(f, argnums=0, mode="auto", chunk=None, explain=False):
             found = decided.get(key)
             if found is None:
                 choice = choose_mode(f, *args, argnums=argnums, chunk=chunk)
-                found = decided[key] = (choice, _jacobian(
+                found = decided[key] = (choice, jacobian_by(
                     dualnum if choice.mode == "forward" else tapes, f, argnums, choice.chunk,
                     "fwdrev.jacobian"))  # the engine with the chunk choose_mode timed
             choice, engine = found

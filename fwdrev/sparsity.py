@@ -39,10 +39,10 @@ import scipy.sparse as sp
 import dualnum
 import tapes
 from adcore import calls, rules, value_of
+from adcore.linear import sz_of_seed
 from dualnum.dual import Dual, ForwardTrace
 
 from .derivatives import hessian as fwdrev_hessian
-from adcore.linear import sz_of_seed
 
 NEARBY = 2  # extra points at which the pattern is detected (branches taken nearby)
 
@@ -248,11 +248,12 @@ PROBES = 2
 def _agrees(sparse, probe, v) -> bool:
     """Row by row, ``J_sparse v`` against the probe ``J v`` (one JVP): an entry the pattern
     misses, or two that collide in a colour, differ there far above rounding (unless the
-    missed entry is below ``PROBE_RTOL`` of its row's terms). Complex values compared
-    whole."""
+    missed entry is below the tolerance of its row's terms: ``PROBE_RTOL`` in float64, 64
+    units of roundoff in a narrower dtype). Complex values compared whole."""
     got = sparse @ v
     scale = abs(sparse) @ np.abs(v) + np.abs(probe)
-    return bool(np.all(np.abs(got - probe) <= PROBE_RTOL * scale + 1e-300))
+    rtol = max(PROBE_RTOL, 64 * float(np.finfo(np.result_type(sparse.dtype, probe)).eps))
+    return bool(np.all(np.abs(got - probe) <= rtol * scale + 1e-300))
 
 
 class _Sparse:
@@ -263,7 +264,7 @@ class _Sparse:
         self.hessian = hessian
         self.rerecords = 0  # patterns detected again (a branch taken elsewhere)
         self.dense_fallbacks = 0  # results computed densely (no pattern held)
-        self.checks: list = []  # each call's probe check, passed or not
+        self.calls = 0
 
     def _compress(self, x):
         pattern = (hessian_sparsity if self.hessian else jacobian_sparsity)(self.f, x, self.chunk)
@@ -290,12 +291,12 @@ class _Sparse:
         seed = _seed_matrix(c.colour, p, np.result_type(value_of(out), np.float32)).T.reshape(
             (p,) + np.shape(value_of(out)))
         cots = tapes.sweep(tape, out, out_index, seed)[0] if p else np.zeros((0, n))
-        return _recover_rows(c.pattern, c.colour, np.reshape(cots, (p, n)).reshape(p, n)
-                             if m else np.zeros((0, n)))
+        return _recover_rows(c.pattern, c.colour, np.reshape(cots, (p, n)) if m else
+                             np.zeros((0, n)))
 
     def _checked(self, x, result) -> bool:
         g = tapes.grad(self.f) if self.hessian else self.f
-        rng = np.random.default_rng(len(self.checks))
+        rng = np.random.default_rng(self.calls)
         for _ in range(PROBES):
             v = rng.standard_normal(x.size).astype(x.dtype)
             _, probe = dualnum.jvp(g, (x,), (v.reshape(x.shape),))
@@ -314,9 +315,10 @@ class _Sparse:
         elif self.compression.pattern.shape[1] != x.size:
             raise ValueError(f"{where}: the pattern has {self.compression.pattern.shape[1]} "
                              f"columns, the input {x.size} entries")
-        result = self._evaluate(x, self.compression)
-        self.checks.append(self._checked(x, result))
-        if not self.checks[-1]:
+        self.calls += 1
+        compression = self.compression  # this call's (another thread may replace it)
+        result = self._evaluate(x, compression)
+        if not self._checked(x, result):
             # the pattern does not hold here (a branch taken differently): detect it again
             self.rerecords += 1
             self.compression = self._compress(x)
@@ -336,10 +338,16 @@ def sparse_jacobian(f, mode="auto", pattern=None, chunk=None):
     (``mode="forward"``), one recording and one sweep with one cotangent per row colour
     (``"reverse"``), or whichever needs fewer colours (``"auto"``). ``pattern``: a known
     pattern (else detected at the first call). The returned callable keeps the pattern and
-    colouring (``.compression``) and checks every result (module docstring)."""
+    colouring (``.compression``) and checks every result (module docstring); its counters
+    ``rerecords`` and ``dense_fallbacks`` say how often a pattern was detected again and a
+    result computed densely instead.
+
+    Detection costs ``ceil(n / chunk)`` forward passes at three points: for n in the tens
+    of thousands, detect once and reuse the callable (or pass ``pattern=``). Raises
+    ``ValueError`` for a bad ``mode`` or a pattern whose shape does not fit, and the
+    engines' errors (unsupported functions, complex or non-float inputs)."""
     if mode not in ("forward", "reverse", "auto"):
         raise ValueError("fwdrev.sparse_jacobian: mode must be 'forward', 'reverse' or 'auto'")
-    compression = None
     fn = _Sparse(f, mode, None, chunk, hessian=False)
     if pattern is not None:
         pattern = sp.csr_array(pattern, dtype=bool)
@@ -347,8 +355,7 @@ def sparse_jacobian(f, mode="auto", pattern=None, chunk=None):
             raise ValueError("fwdrev.sparse_jacobian: pattern must be an (out.size, x.size) matrix")
         m = mode if mode != "auto" else "forward"
         colour = colour_columns(pattern) if m == "forward" else colour_rows(pattern)
-        compression = Compression(pattern, colour, m)
-        fn.compression = compression
+        fn.compression = Compression(pattern, colour, m)
     return fn
 
 

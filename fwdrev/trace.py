@@ -256,6 +256,12 @@ def trace(f, *args, seed=None, cotangent=None, argnums=None, names=None,
         args[a] = calls.as_float_input(args[a], "fwdrev.trace", a, promote_int=True,
                                        complex_ok=True)
     tape, out, out_index = tapes.api.record_call(f, args, argnums)
+    segments = sorted({op.name for op in tape.op_of if op is not None and op.inline})
+    if segments:
+        raise ADError(
+            f"fwdrev.trace: {', '.join(segments)} is one node of the tape (a checkpointed "
+            "segment or a tapes.scan loop), and an evaluation trace shows every op: trace the "
+            "function without tapes.checkpoint / tapes.scan (a plain loop), or a smaller piece")
     nodes = tape.nodes
     if len(nodes) > max_nodes:
         raise TraceTooLargeError(

@@ -74,7 +74,13 @@ def _segment_vjp(fn, g, needed, xs, what):
 def checkpoint(fn):
     """``fn`` (arrays in, one array out) as one recorded node whose inside the reverse sweep
     recomputes instead of storing. ``checkpoint(layer)(x, w)`` is used like ``layer(x, w)``;
-    every argument may be differentiated."""
+    every argument may be differentiated.
+
+    Pass every traced value ``fn`` uses as an argument: a closure over a value being
+    differentiated raises ``adcore.TracerLeakError`` in the sweep (it runs ``fn`` again
+    after that value's recording ended), and a closure over a traced value of an outer
+    derivative call is recorded op by op on that call's tape (correct, but not
+    checkpointed there). ``TypeError`` if ``fn`` returns something other than one array."""
     name = getattr(fn, "__name__", "segment")
     what = f"tapes.checkpoint({name})"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
+import types
 from array import array
 from typing import Any
 
@@ -66,7 +67,7 @@ DROP_MIN = 1024
 #: cotangents of at least this many entries are reused in place by the sweep (a fresh
 #: large block costs page faults; a small one is cheaper to allocate than to check)
 CONSUME_MIN = 1 << 14
-_NO_PARAMS: dict = {}  # shared by every node without params (most): never mutated
+_NO_PARAMS = types.MappingProxyType({})  # shared by every node without params: read-only
 
 
 class Tape:
@@ -169,9 +170,9 @@ class Tape:
         """
         if self.released:
             raise RuntimeError("this tape was released by a sweep (release=True); record again")
+        self.released = release  # before the sweep: a sweep that raises midway released too
         with np.errstate(all="ignore"):  # once per sweep: partials may be inf, by design
             cots = self._sweep(out_index, cotangent, sz, release)
-        self.released = release
         k = np.shape(cotangent)[0]
 
         def zero(v):  # an unreached input: zeros in its own float (or complex) dtype
@@ -242,8 +243,8 @@ class Tape:
             needed = tuple([p >= 0 for p in parents])
             # g is given up to the rule if only this loop holds it (no other node's slot,
             # not the caller's seed): a large cotangent is then computed into its buffer
-            consume = (type(g) is np.ndarray and g.size >= CONSUME_MIN and g.base is None
-                       and g.flags.writeable and sys.getrefcount(g) == 2)
+            consume = (_IN_PLACE and type(g) is np.ndarray and g.size >= CONSUME_MIN
+                       and g.base is None and g.flags.writeable and sys.getrefcount(g) == 2)
             grads, gszs = vjp(op, g, needed, out, tuple(primals), params[i], gsz, consume)
             out = primals = None
             for p, gp, s_ in zip(parents, grads, gszs):
@@ -265,11 +266,35 @@ class Tape:
 _GETITEM = get_op("getitem")
 
 
+def _refcounts_as_expected() -> bool:
+    """The in-place paths (``consume``, :func:`_owned`) read ``sys.getrefcount`` as this
+    interpreter counts today: an array taken out of its only list slot into a local reads 2
+    (3 if another slot holds it too); one read from its slot reads 3 (4 if shared). Checked
+    once at import on those very shapes; an interpreter that counts otherwise gets the
+    allocating paths, never a write into a shared buffer."""
+    def taken(slots):
+        g = slots[0]
+        slots[0] = None
+        return sys.getrefcount(g)
+
+    def read(slots):
+        a = slots[0]
+        return sys.getrefcount(a)
+    shared = [np.ones(2)]
+    shared.append(shared[0])
+    shared_read = [np.ones(2)]
+    shared_read.append(shared_read[0])
+    return (taken([np.ones(2)]), taken(shared), read([np.ones(2)]), read(shared_read)) == (2, 3, 3, 4)
+
+
+_IN_PLACE = _refcounts_as_expected()
+
+
 def _owned(cots, p, other) -> bool:
     """``cots[p]`` is a float array that only this sweep's list refers to, owns its memory
     and is writeable — so adding into it in place is invisible to anyone else."""
     a = cots[p]
-    return (type(a) is np.ndarray and a.base is None and a.flags.writeable
+    return (_IN_PLACE and type(a) is np.ndarray and a.base is None and a.flags.writeable
             and a is not other and type(other) is np.ndarray
             and sys.getrefcount(a) == 3  # the list, ``a`` and getrefcount's argument
             and np.result_type(a, other) == a.dtype)

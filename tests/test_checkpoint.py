@@ -182,3 +182,28 @@ def test_misuses_are_refused_with_the_fix_named():
     # passed as arguments, the same functions work
     got = tapes.grad(lambda a: np.sum(tapes.scan(lambda y, b: b * y, a * x0, 3, a, snapshots=2)))(2.0)
     assert got == pytest.approx(4 * 2.0 ** 3 * np.sum(x0))
+
+
+def test_an_evaluation_trace_refuses_a_checkpointed_segment_by_name():
+    with pytest.raises(adcore.ADError, match="checkpoint"):
+        fwdrev.trace(lambda x: np.sum(tapes.checkpoint(np.sin)(x)), np.array([0.1, 0.2]))
+    with pytest.raises(adcore.ADError, match="scan"):
+        fwdrev.trace(lambda x: tapes.scan(np.sin, x, 3), 0.5)
+
+
+def test_no_per_call_op_is_kept_alive_by_the_liveness_cache():
+    import gc
+    import weakref
+
+    from adcore import liveness
+    before = len(liveness._cache)
+    big = np.ones(10)
+    refs = []
+    for _ in range(3):
+        seg = tapes.checkpoint(lambda y, b=big: y * b)
+        refs.append(weakref.ref(seg.op))
+        tapes.grad(lambda x: np.sum(seg(x)))(np.ones(10))
+        del seg
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert len(liveness._cache) == before

@@ -226,3 +226,30 @@ def test_the_scalar_lane_sweeps_what_the_array_lane_sweeps(case_id, op, fn, shap
             continue
         np.testing.assert_array_equal(np.asarray(lane), np.asarray(arrays),
                                       err_msg=f"{case_id} at {point}")
+
+
+def test_the_in_place_paths_are_on_for_this_interpreter():
+    """The sweep's buffer reuse reads sys.getrefcount; tapes.tape checks at import that this
+    interpreter counts as expected (else it turns the reuse off). Here it must be on."""
+    assert tapes.tape._IN_PLACE
+
+
+def test_a_point_wise_zero_switch_stays_in_its_own_thread():
+    import threading
+    f = lambda x: np.sum(np.sqrt(np.maximum(x, 0.0)))  # noqa: E731  loser's zero meets inf
+    assert tapes.grad(f)(np.array([-1.0]))[0] == 0.0
+    results, stop = [], threading.Event()
+
+    def other():
+        while not stop.is_set():
+            results.append(tapes.grad(f)(np.array([-1.0]))[0])
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        with rules.dependencies_only():
+            for _ in range(200):
+                assert np.isnan(tapes.grad(f)(np.array([-1.0]))[0])  # here: off
+    finally:
+        stop.set()
+        t.join()
+    assert results and all(r == 0.0 for r in results)  # there: on, throughout

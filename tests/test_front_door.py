@@ -235,3 +235,23 @@ def test_a_complex_cotangent_of_a_tree_output_keeps_its_imaginary_part():
     _, flat = fwdrev.vjp(lambda a: a * (1 + 2j), x)
     w = np.array([1j, 0.0, 0.0])
     np.testing.assert_array_equal(tree({"y": w})[0], flat(w)[0])
+
+
+def test_one_jacobian_function_used_from_two_threads_splits_each_calls_output():
+    import threading
+    f = lambda x, k: {"a": x[:k] ** 2, "b": np.sin(x[k:])}  # noqa: E731
+    jac = fwdrev.jacrev(f)
+    x = np.linspace(0.1, 0.4, 4)
+    errors = []
+
+    def run(k):
+        for _ in range(200):
+            got = jac(x, k)
+            if got["a"].shape != (k, 4) or got["b"].shape != (4 - k, 4):
+                errors.append((k, got["a"].shape))
+    threads = [threading.Thread(target=run, args=(k,)) for k in (1, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
