@@ -171,7 +171,6 @@ def scan(step, x0, steps: int, *params, snapshots: int | None = None,
     def vjp(g, needed, out, x, *ps):
         count = ScanStats() if stats is None else stats
         count.recomputed = count.recorded = count.max_snapshots = 0
-        held = [0]
         param_cots = [None] * len(ps)
 
         def advance(y, n):
@@ -188,28 +187,31 @@ def scan(step, x0, steps: int, *params, snapshots: int | None = None,
                     param_cots[i] = c if param_cots[i] is None else param_cots[i] + c
             return cots[0]
 
-        def reverse(y, t0, t1, gy, c):
-            """Cotangent of the state at t0 (held: ``y``) from that at t1, with ``c``
-            snapshots free to use (this one included)."""
-            held[0] += 1
-            count.max_snapshots = max(count.max_snapshots, held[0])
-            try:
-                while True:
-                    length = t1 - t0
-                    if length == 1:
-                        return step_vjp(y, gy)
-                    if c == 1:  # no free slot: every state recomputed from this one
-                        for t in range(t1 - 1, t0 - 1, -1):
-                            gy = step_vjp(advance(y, t - t0), gy)
-                        return gy
+        def reverse(x, steps, gy, c):
+            """The cotangent of x_0 from that of x_steps. A stack of frames (y, t0, t1, c):
+            snapshot y = x_t0 held, the steps [t0, t1) to reverse with c snapshots (y's
+            included) -- revolve's recursion, unrolled: T may be far beyond Python's
+            recursion limit, and the stack's height is the number of states held."""
+            stack = [(x, 0, steps, c)]
+            while stack:
+                count.max_snapshots = max(count.max_snapshots, len(stack))
+                y, t0, t1, c = stack[-1]
+                length = t1 - t0
+                if length == 1:
+                    gy = step_vjp(y, gy)
+                    stack.pop()
+                elif c == 1:  # no free slot: every state recomputed from this one
+                    for t in range(t1 - 1, t0 - 1, -1):
+                        gy = step_vjp(advance(y, t - t0), gy)
+                    stack.pop()
+                else:
                     m = split(length, c)
-                    gy = reverse(advance(y, m), t0 + m, t1, gy, c - 1)
-                    t1 = t0 + m  # then the head, from the same snapshot
-            finally:
-                held[0] -= 1
+                    stack[-1] = (y, t0, t0 + m, c)  # the head, after ...
+                    stack.append((advance(y, m), t0 + m, t1, c - 1))  # ... the tail
+            return gy
 
         try:
-            gx = reverse(x, 0, steps, g, s) if steps else g
+            gx = reverse(x, steps, g, s) if steps else g
         except TracerLeakError:
             raise TracerLeakError(_CLOSURE.format(what=what)) from None
         zeros = lambda p: np.zeros((np.shape(g)[0],) + np.shape(value_of(p)))  # noqa: E731

@@ -207,3 +207,20 @@ def test_no_per_call_op_is_kept_alive_by_the_liveness_cache():
     gc.collect()
     assert all(r() is None for r in refs)
     assert len(liveness._cache) == before
+
+
+def test_a_long_scan_holds_any_number_of_snapshots():
+    # more snapshots than Python's recursion limit: the schedule is a loop, not recursion
+    stats = tapes.ScanStats()
+    step = lambda x, r: r * x * (1.0 - x)  # noqa: E731
+    f = lambda x, r: np.sum(tapes.scan(step, x, 1500, r, stats=stats))  # noqa: E731
+    got = tapes.grad(f, argnums=(0, 1))(np.full(2, 0.3), 2.5)
+
+    def plain(x, r):
+        for _ in range(1500):
+            x = step(x, r)
+        return np.sum(x)
+    want = tapes.grad(plain, argnums=(0, 1))(np.full(2, 0.3), 2.5)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+    assert stats.max_snapshots == 1500 and stats.recomputed == 1499
