@@ -31,6 +31,7 @@ such directions, carried ``chunk`` at a time.
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -93,12 +94,20 @@ def grad(f, argnums=0, holomorphic=False):
 
 def jacobian_by(engine, f, argnums, chunk, where):
     """The Jacobian function of ``f`` by ``engine`` (``dualnum`` or ``tapes``), on pytrees."""
+    # the output's structure belongs to one call: kept per thread (and restored around a
+    # call made from inside f), while the engine's function is built once
+    state = threading.local()
+    plain = engine.jacobian(lambda *a: state.output.flat(f(*a)), argnums=argnums, chunk=chunk)
+
     @functools.wraps(f)
     def jac(*args):
         if _plain(args, argnums):
-            output = Output()  # per call: the output's structure is this call's own
-            jacs = engine.jacobian(lambda *a: output.flat(f(*a)), argnums=argnums,
-                                   chunk=chunk)(*args)
+            outer = getattr(state, "output", None)
+            state.output = output = Output()
+            try:
+                jacs = plain(*args)
+            finally:
+                state.output = outer
             if not output.is_tree:
                 return jacs
             inputs = inputs_of(args, argnums, where)

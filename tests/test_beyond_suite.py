@@ -3,9 +3,8 @@ section and picture, with mode='auto' beside both modes from the harness's recor
 colour counts and recomputation counts at their known optima. No timing assertions."""
 import re
 
-from bench import suites
-from bench.cli import main
 from bench.suites import Entry, Suite
+from mini_suite import run_mini_suite
 
 MINI = Suite(
     name="beyond", summary="mini",
@@ -19,15 +18,7 @@ SECTIONS = ("## 1. Second order", "## 2. Mode choice", "## 3. Sparse Jacobians a
 
 
 def test_mini_beyond_suite_writes_every_section_and_picture(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(suites.SUITES, "beyond", MINI)
-    outdir = tmp_path / "reports"
-    status = main(["run", "--suite", "beyond", "--outdir", str(outdir), "--no-memory",
-                   "--min-time", "0.001", "--samples", "2"])
-    err = capsys.readouterr().err
-    assert status == 0, err
-    md = (outdir / "beyond.md").read_text(encoding="utf-8")
-    for heading in SECTIONS:
-        assert heading in md, heading
+    outdir, md = run_mini_suite(MINI, tmp_path, monkeypatch, capsys, SECTIONS)
     # auto beside both modes in every cell of the grid
     assert len(re.findall(r"^\| (1|16) \| (1|16) \|", md, flags=re.M)) == 4
     # colour counts at their known optima; recomputations at the revolve optimum
@@ -38,5 +29,5 @@ def test_mini_beyond_suite_writes_every_section_and_picture(tmp_path, monkeypatc
         assert row in md, row
     shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     for name in ("beyond_hvp.png", "beyond_hessian.png", "beyond_auto.png", "beyond_sparse.png",
-                 "beyond_checkpoint.png"):
+                 "beyond_checkpoint.png", "beyond_pytrees.png"):
         assert name in shown and (outdir / name).stat().st_size > 5_000, name

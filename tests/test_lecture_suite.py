@@ -17,6 +17,7 @@ from bench import engines, explain, lecture, problems, records, suites
 from bench.cli import main
 from bench.engines import chain
 from bench.errors import UsageError
+from mini_suite import run_mini_suite
 
 MATRIX, VECTOR = "chain-matrix-first", "chain-vector-first"
 
@@ -235,15 +236,7 @@ SECTIONS = ("## 1. Four ways to get a derivative", "## 2. The gradient check",
 
 
 def test_mini_lecture_suite_writes_every_section_and_picture(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(suites.SUITES, "lecture", MINI)
-    outdir = tmp_path / "reports"
-    status = main(["run", "--suite", "lecture", "--outdir", str(outdir), "--no-memory",
-                   "--min-time", "0.001", "--samples", "2"])
-    err = capsys.readouterr().err
-    assert status == 0, err
-    md = (outdir / "lecture.md").read_text(encoding="utf-8")
-    for heading in SECTIONS:
-        assert heading in md, heading
+    outdir, md = run_mini_suite(MINI, tmp_path, monkeypatch, capsys, SECTIONS)
     # the lecture's numbers, from the run
     assert "**f = v3 = 6.9093**" in md and "x̄1 = 2.5839" in md
     assert f"| 4 | {0.99434:.6g}" in md                      # l4(0.3) in the four-ways table
