@@ -99,13 +99,8 @@ def times(name: str, factor: str) -> str:
 def adjoint_term(op_name: str, j: int, inputs: list, out: str, bar: str) -> str:
     """The term input j's adjoint gets from this node: the transposed linear map of the
     node applied to its adjoint ``bar`` (``v̄3 @ Bᵀ``), or ``bar`` times the local partial."""
-    templates = LINEAR_ADJOINT.get(op_name)
-    if templates is not None and j < len(templates):
-        try:
-            return templates[j].format(*inputs, bar=bar)
-        except IndexError:
-            pass
-    return times(bar, partial(op_name, j, inputs, out))
+    filled = _fill(LINEAR_ADJOINT.get(op_name), j, inputs, bar=bar)
+    return filled if filled is not None else times(bar, partial(op_name, j, inputs, out))
 
 
 def gate(op_name: str) -> str:
@@ -131,10 +126,16 @@ def expression(op_name: str, inputs: list[str]) -> str:
 
 def partial(op_name: str, j: int, inputs: list[str], out: str) -> str:
     """The local partial ∂out/∂inputs[j] as text."""
-    templates = PARTIAL.get(op_name)
-    if templates is not None and j < len(templates):
-        try:
-            return templates[j].format(*inputs, out=out)
-        except IndexError:
-            pass
-    return f"∂{out}/∂{inputs[j]}"
+    filled = _fill(PARTIAL.get(op_name), j, inputs, out=out)
+    return filled if filled is not None else f"∂{out}/∂{inputs[j]}"
+
+
+def _fill(templates, j: int, inputs: list, **names):
+    """Template j of ``templates`` filled with the inputs and ``names``; None if there is
+    none, or it needs more inputs than the node has."""
+    if templates is None or j >= len(templates):
+        return None
+    try:
+        return templates[j].format(*inputs, **names)
+    except IndexError:
+        return None
