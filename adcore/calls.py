@@ -19,7 +19,7 @@ MAX_DEFAULT_CHUNK = 64
 
 def is_njit(f) -> bool:
     """True for a ``numba.njit``-compiled function (a numba CPUDispatcher): both engines
-    then run their compiled paths (``dualnum.numba_dual``, ``tapes.numba_tape``).
+    then run their compiled paths (``adjit.dual``, ``adjit.tape``).
     Never imports numba itself: if numba is not loaded, ``f`` cannot be one."""
     numba = sys.modules.get("numba")
     if numba is None:

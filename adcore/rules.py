@@ -29,13 +29,27 @@ import contextvars
 
 import numpy as np
 
-from . import fused
 from .linear import (indicator, masked_mul, pad_batch, sz_and, sz_apply, sz_clean, sz_or,
                      unbroadcast, unbroadcast_sz)
 from .registry import ELEMENTWISE, ConstZero
 from .tracing import Placeholder, Traced, apply, call_nondiff, is_complex, value_of
 
 KINK = None  # the registered op "kink" (adcore.ops_elementwise), set there
+
+#: One-pass kernels for elementwise rules on large arrays, or None: every rule then runs
+#: its NumPy code. adcore sits below the compiled tier and never imports it; ``import
+#: adjit`` (which ``tapes`` and ``dualnum`` do) installs :mod:`adjit.array_kernels` here
+#: through :func:`use_array_kernels`. The module gives ``enabled`` (a switch read per
+#: call), ``MIN_SIZE`` (the smallest array it takes), ``jvp(op, out, primals, tangents)``
+#: and ``vjp(op, g, needed, out, primals, into=None)``, each returning None to decline.
+array_kernels = None
+
+
+def use_array_kernels(module) -> None:
+    """Evaluate elementwise rules on large arrays with ``module``'s kernels (see
+    :data:`array_kernels`); None goes back to NumPy only."""
+    global array_kernels
+    array_kernels = module
 
 
 def _plain(out, primals):
@@ -137,10 +151,15 @@ def _table(op, primals):
     return op.partials
 
 
-def _fusable(out, params) -> bool:
-    """Cheap pre-check before :mod:`adcore.fused` looks at the operands (large arrays only)."""
-    return (not params and fused.enabled and (type(out) is np.ndarray or type(out) is Placeholder)
-            and out.size >= fused.MIN_SIZE)
+def _fusable(out, params):
+    """Cheap pre-check before the :data:`array_kernels` look at the operands (large arrays
+    only): the installed kernels module, or None (none installed, switched off, or not a
+    large array)."""
+    ak = array_kernels
+    if (ak is not None and not params and ak.enabled
+            and (type(out) is np.ndarray or type(out) is Placeholder) and out.size >= ak.MIN_SIZE):
+        return ak
+    return None
 
 
 def jvp(op, out, primals, tangents, params, k, szs=None):
@@ -168,8 +187,9 @@ def jvp(op, out, primals, tangents, params, k, szs=None):
     nested = isinstance(out, Traced)  # an input of an outer level: partials are traced too
     szero = op.szero
     shape = (k,) + _shape(out)
-    if k == 1 and _fusable(out, params) and all(s is None for s in szs):
-        done = fused.jvp(op, out, primals, tangents)  # one pass on large arrays
+    ak = _fusable(out, params) if k == 1 else None
+    if ak is not None and all(s is None for s in szs):
+        done = ak.jvp(op, out, primals, tangents)  # one pass on large arrays
         if done is not None:
             sz = None
             for n, i in enumerate(i for i, p in enumerate(present) if p):
@@ -230,8 +250,9 @@ def vjp(op, g, needed, out, primals, params, gsz=None, consume=False):
     pszs = (None if szero is None else
             [_szero(op, i, out, primals, needed) if need else None for i, need in enumerate(needed)])
     gshape = _shape(g)
-    if gsz is None and gshape[0] == 1 and _fusable(out, params):  # one pass (adcore.fused)
-        done = fused.vjp(op, g, needed, out, primals)
+    ak = _fusable(out, params) if gsz is None and gshape[0] == 1 else None
+    if ak is not None:  # one pass (array_kernels)
+        done = ak.vjp(op, g, needed, out, primals)
         if done is not None:
             return done, _unbroadcast_szs(pszs, gshape, primals)
     nested = isinstance(out, Traced)
@@ -259,7 +280,7 @@ def vjp(op, g, needed, out, primals, params, gsz=None, consume=False):
 # The common case of an elementwise rule -- plain values (no nesting), no params, no
 # structural zeros coming in, real -- in one loop with no helper calls: the general code
 # above, specialised (it is per-op overhead that a chain of small ops pays; the speed issue).
-# Large arrays go to the general code, which tries the fused kernels first.
+# Large arrays go to the general code, which tries the fused kernels (array_kernels) first.
 def _in_dtype_of(p, out):
     """A partial in its output's float dtype. Partials made of comparisons (maximum's
     ``(x > y) + 0.5 * (x == y)``) or with float64 constants (``np.log(2)``) come out float64
@@ -324,7 +345,8 @@ def _plain_szero(entry, out, primals, tangents=None, needed=None):
 def _plain_jvp(op, out, primals, tangents, k):
     if type(out) is np.ndarray:
         oshape = out.shape
-        if k == 1 and out.size >= fused.MIN_SIZE:
+        ak = array_kernels
+        if k == 1 and ak is not None and out.size >= ak.MIN_SIZE:
             return None
     else:
         oshape = _shape(out)
@@ -355,12 +377,13 @@ def _plain_jvp(op, out, primals, tangents, k):
 
 def _plain_vjp(op, g, needed, out, primals, consume):
     szero = op.szero
-    if g.shape[0] == 1 and _fusable(out, None):
+    ak = _fusable(out, None) if g.shape[0] == 1 else None
+    if ak is not None:
         pszs = (None if szero is None else
                 [_plain_szero(szero[i], out, primals, needed=needed) if need else None
                  for i, need in enumerate(needed)])
         clean = pszs is None or all(psz is None for psz in pszs)
-        done = fused.vjp(op, g, needed, out, primals, into=g if consume and clean else None)
+        done = ak.vjp(op, g, needed, out, primals, into=g if consume and clean else None)
         if done is not None:
             return done, _unbroadcast_szs(pszs, g.shape, primals)
     partials = op.partials

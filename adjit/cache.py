@@ -1,7 +1,7 @@
 """Where fwdrev's compiled code is cached: the user's cache directory, never a package.
 
 numba's ``cache=True`` writes next to a function's source file (``__pycache__``) by
-default. For an installed fwdrev that is ``site-packages/{adcore,dualnum,tapes,bench}``:
+default. For an installed fwdrev that is ``site-packages/{adjit,bench}``:
 read-only on a system install, and a left-behind ``__pycache__`` folder shadows the real
 package after a later editable install (``import bench`` then finds a namespace package).
 :func:`install` puts a cache locator in front of numba's own for the functions of
@@ -21,7 +21,9 @@ import os
 import tempfile
 import threading
 
-_PACKAGES = ("adcore", "dualnum", "tapes", "bench")
+# fwdrev's packages whose files may hold cache=True functions (siblings of this one):
+# adjit, the compiled tier itself, and bench's problems' @njit forms among them
+_PACKAGES = ("adcore", "adjit", "dualnum", "tapes", "bench")
 _lock = threading.Lock()
 _installed = False
 

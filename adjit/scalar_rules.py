@@ -2,8 +2,8 @@
 turns them into numba overloads for an AD scalar type.
 
 Both numba engines are generated here from ONE loop over :func:`adcore.registered_ops`:
-dualnum's dual-number type (:mod:`dualnum.numba_dual`) and tapes' recording type
-(:mod:`tapes.numba_tape`). For every elementwise op, every spelling of it in ``@njit``
+dualnum's dual-number type (:mod:`adjit.dual`) and tapes' recording type
+(:mod:`adjit.tape`). For every elementwise op, every spelling of it in ``@njit``
 code — an operator, ``math.*``, a NumPy ufunc, an ``adcore`` function — gets an overload
 whose value is the op's primal and whose derivative comes from the op's registered
 ``partials``, each ``numba.njit``-compiled for scalars (:func:`scalar_rule`). No
@@ -26,7 +26,7 @@ the masked multiply-add (:func:`emit_masked_lincomb`, the scalar twin of
 :func:`adcore.linear.masked_mul`), and :func:`explain_compile_error`, which turns a numba
 typing error into one that names the unsupported construct.
 
-Importing this module imports numba; nothing in ``adcore/__init__`` does.
+Importing this module imports numba; nothing in ``adcore`` or ``adjit/__init__`` does.
 """
 from __future__ import annotations
 
@@ -46,13 +46,15 @@ from numba.core import errors as nb_errors
 from numba.core.imputils import RefType, impl_ret_borrowed, iternext_impl, lower_builtin
 from numba.extending import models, overload, overload_attribute, register_model
 
-from . import nn, numba_cache, registry
-from .errors import UnsupportedOpError
-from .registry import ELEMENTWISE
+from adcore import nn, registry
+from adcore.errors import UnsupportedOpError
+from adcore.registry import ELEMENTWISE
 
-# numba's on-disk cache of everything compiled below (and in dualnum.numba_dual,
-# tapes.numba_tape, tapes.compiled, adcore.fused) goes to the user's cache directory
-numba_cache.install()
+from . import cache
+
+# numba's on-disk cache of everything compiled below (and in adjit.dual, adjit.tape,
+# adjit.flat_replay, adjit.array_kernels) goes to the user's cache directory
+cache.install()
 
 # ------------------------------------------------------------------------------------
 # The table, in registry order: an op's opcode is its position (used by compiled tapes).
@@ -481,7 +483,7 @@ def _register_nondiff():
                 f"{_MARK}storing a {v.what} into a plain NumPy array ({arr}) inside @njit "
                 "would drop its derivative. Create the array from a differentiated one so it "
                 "holds AD values: np.empty_like(x), np.zeros_like(x), x.copy(), or "
-                "adcore.numba_rules.zeros(n, like=x) for another length.")
+                "adjit.scalar_rules.zeros(n, like=x) for another length.")
         return None
 
 
@@ -663,7 +665,7 @@ def forbid_inside_njit(func, message):
     overload(func)(scope["typer"])
 
 
-_OURS = ("adcore.", "dualnum.", "tapes.")
+_OURS = ("adjit.",)  # the modules that define fwdrev's overloads
 
 
 def prefer_ours(*funcs):
@@ -698,8 +700,8 @@ def prefer_ours(*funcs):
 
 def cache_dir() -> str:
     """Where generated kernel modules live: ``generated/`` in fwdrev's cache directory (the
-    user's cache directory or ``$FWDREV_CACHE_DIR``; see :mod:`adcore.numba_cache`)."""
-    return numba_cache.cache_dir("generated")
+    user's cache directory or ``$FWDREV_CACHE_DIR``; see :mod:`adjit.cache`)."""
+    return cache.cache_dir("generated")
 
 
 def load_generated(name: str, src: str):
@@ -745,7 +747,7 @@ def code_tag() -> str:
         import os
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         h = hashlib.sha1(registry_fingerprint(elementwise_ops()).encode())
-        for rel in ("adcore/numba_rules.py", "dualnum/numba_dual.py", "tapes/numba_tape.py"):
+        for rel in ("adjit/scalar_rules.py", "adjit/dual.py", "adjit/tape.py"):
             with open(os.path.join(root, rel), "rb") as fh:
                 h.update(fh.read())
         _TAG = h.hexdigest()[:10]

@@ -27,8 +27,8 @@ import numba
 import numpy as np
 
 import adcore
-from adcore import numba_rules as nr
 from adcore import rules
+from adjit import scalar_rules as nr
 from bench.timing import time_call
 
 _kernels: dict = {}

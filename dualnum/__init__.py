@@ -8,6 +8,9 @@ live value carries chunk tangents (memory about chunk + 1 times the function's).
     >>> import numpy as np, dualnum
     >>> dualnum.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.0, 1.0]))
 """
+# the compiled tier: importing it installs its large-array kernels into adcore.rules
+# (numba itself is imported only when compiled code is first needed)
+import adjit  # noqa: F401
 from adcore import logsumexp, relu, sigmoid, softplus  # noqa: F401  (convenience)
 
 from .api import derivative, grad, jacobian, jvp, push_forward, value_and_grad

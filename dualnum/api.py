@@ -10,6 +10,7 @@ Shapes follow JAX: ``jacobian(f)(x)`` has shape ``f(x).shape + x.shape``.
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -17,6 +18,34 @@ from adcore import NonFloatInputError, Traced, calls, value_of
 from adcore.linear import sz_of_seed
 
 from .dual import Dual, ForwardTrace
+
+_njit_lock = threading.Lock()
+_njit_engine = None
+
+
+def njit_dual():
+    """:mod:`adjit.dual`, forward mode inside ``@njit`` code: imported on first use (it
+    imports numba, which ``import dualnum`` does not). The first call also makes dualnum's
+    derivative functions (and adjit.dual's) refuse clearly inside compiled code (they are
+    Python functions: a nested derivative there is named, instead of failing as a numba
+    typing error)."""
+    global _njit_engine
+    engine = _njit_engine
+    if engine is not None:
+        return engine
+    with _njit_lock:
+        if _njit_engine is None:
+            from adjit import dual, scalar_rules
+            for name in ("derivative", "grad", "jacobian", "jvp", "value_and_grad",
+                         "push_forward"):
+                for fn in {globals()[name], getattr(dual, name, None)} - {None}:
+                    scalar_rules.forbid_inside_njit(
+                        fn, f"dualnum.{name} inside an @njit function: nested derivatives "
+                            "inside compiled code are not supported. Differentiate the outer "
+                            "function as a whole, or compute the inner derivative outside the "
+                            "compiled code.")
+            _njit_engine = dual
+        return _njit_engine
 
 
 def push_forward(f, args, argnum, seed, also=()):
@@ -98,11 +127,10 @@ def jvp(f, primals, tangents):
 
     Every primal is differentiated; ``tangents[i]`` has the shape of ``primals[i]``.
     The result tangent has the shape of the output. One forward pass.
-    A ``numba.njit`` function runs compiled on dual numbers (:mod:`dualnum.numba_dual`).
+    A ``numba.njit`` function runs compiled on dual numbers (:mod:`adjit.dual`).
     """
     if calls.is_njit(f):
-        from . import numba_dual
-        return numba_dual.jvp(f, primals, tangents)
+        return njit_dual().jvp(f, primals, tangents)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError("jvp: primals and tangents must have the same length")
@@ -130,11 +158,10 @@ def derivative(f, holomorphic=False):
     A complex ``x`` needs ``holomorphic=True`` (then f'(z); for a function that is not
     holomorphic, f'(z) does not exist: use grad of a real-valued function).
     A ``numba.njit`` function runs compiled on dual numbers, extra arguments passed through:
-    ``derivative(njit_f)(0.3, 100000)`` (see :mod:`dualnum.numba_dual`).
+    ``derivative(njit_f)(0.3, 100000)`` (see :mod:`adjit.dual`).
     """
     if calls.is_njit(f):
-        from . import numba_dual
-        return numba_dual.derivative(f)
+        return njit_dual().derivative(f)
     @functools.wraps(f)
     def df(x, *rest):
         args, _, _ = _prepare((x,) + rest, 0, "dualnum.derivative", promote_int=True)
@@ -156,14 +183,13 @@ def jacobian(f, argnums=0, chunk=None, holomorphic=False):
 
     Takes ceil(n / chunk) forward passes for an input of size n; ``chunk`` (directions per
     pass) defaults to :func:`adcore.calls.default_chunk`. A tuple ``argnums`` returns a
-    tuple of Jacobians. A ``numba.njit`` function runs compiled (:mod:`dualnum.numba_dual`).
+    tuple of Jacobians. A ``numba.njit`` function runs compiled (:mod:`adjit.dual`).
     Complex inputs: ``holomorphic=True`` gives the complex derivative f'(z) (complex output
     allowed); otherwise the output must be real and each column is df/dx - i df/dy (two
     passes per direction; see adcore.ops_complex). Real inputs may give complex outputs.
     """
     if calls.is_njit(f):
-        from . import numba_dual
-        return numba_dual.jacobian(f, argnums, chunk)
+        return njit_dual().jacobian(f, argnums, chunk)
 
     @functools.wraps(f)
     def jac(*args):
@@ -180,13 +206,12 @@ def value_and_grad(f, argnums=0, chunk=None, holomorphic=False):
 
     The gradient has the shape of ``args[argnum]`` and costs ceil(n / chunk) passes —
     for many inputs, reverse mode (``tapes.grad``) is the cheaper choice. A ``numba.njit``
-    function runs compiled on dual numbers (:mod:`dualnum.numba_dual`). Complex inputs: the
+    function runs compiled on dual numbers (:mod:`adjit.dual`). Complex inputs: the
     gradient of a real-valued f is df/dx - i df/dy; of a holomorphic f (``holomorphic=True``)
     it is f'(z) (see adcore.ops_complex).
     """
     if calls.is_njit(f):
-        from . import numba_dual
-        return numba_dual.value_and_grad(f, argnums, chunk)
+        return njit_dual().value_and_grad(f, argnums, chunk)
 
     @functools.wraps(f)
     def vg(*args):

@@ -8,11 +8,15 @@ the tape keeps every intermediate value alive until the sweep.
     >>> import numpy as np, tapes
     >>> tapes.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.0, 1.0]))
 """
+# the compiled tier: importing it installs its large-array kernels into adcore.rules
+# (numba itself is imported only when compiled code is first needed)
+import adjit  # noqa: F401
 from adcore import logsumexp, relu, sigmoid, softplus  # noqa: F401  (convenience)
 
 from .api import grad, jacobian, record_call, sweep, value_and_grad, vjp
 from .checkpoint import ScanStats, checkpoint, optimal_recomputations, scan
-from .replay import Recording, record
+from .recorder import record
+from .replay import Recording
 from .tape import Guard, Node, ReverseTrace, Tape, Tracer
 
 __all__ = ["grad", "jacobian", "value_and_grad", "vjp", "record", "Recording", "Tape", "Node",

@@ -10,6 +10,7 @@ Shapes follow JAX: ``jacobian(f)(x)`` has shape ``f(x).shape + x.shape``.
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -17,6 +18,31 @@ from adcore import Traced, calls, value_of
 from adcore.linear import sz_of_seed
 
 from .tape import ReverseTrace, Tracer
+
+_njit_lock = threading.Lock()
+_njit_engine = None
+
+
+def njit_tape():
+    """:mod:`adjit.tape`, reverse mode inside ``@njit`` code: imported on first use (it
+    imports numba, which ``import tapes`` does not). The first call also makes tapes'
+    derivative functions refuse clearly inside compiled code (they are Python functions: a
+    nested derivative there is named, instead of failing as a numba typing error)."""
+    global _njit_engine
+    engine = _njit_engine
+    if engine is not None:
+        return engine
+    with _njit_lock:
+        if _njit_engine is None:
+            from adjit import scalar_rules, tape
+            for name in ("grad", "jacobian", "value_and_grad", "vjp"):
+                scalar_rules.forbid_inside_njit(
+                    globals()[name], f"tapes.{name} inside an @njit function: nested "
+                    "derivatives inside compiled code are not supported. Differentiate the "
+                    "outer function as a whole, or compute the inner derivative outside the "
+                    "compiled code.")
+            _njit_engine = tape
+        return _njit_engine
 
 
 def record_call(f, args, argnums, keep_values=True):
@@ -63,11 +89,10 @@ def vjp(f, *primals):
     ``w`` has the shape of the output; ``vjp_fn`` returns a tuple with one cotangent per
     primal (each of that primal's shape). The function is recorded once; each call of
     ``vjp_fn`` is one backward sweep and never accumulates into an earlier result.
-    A ``numba.njit`` function is recorded in compiled code (:mod:`tapes.numba_tape`).
+    A ``numba.njit`` function is recorded in compiled code (:mod:`adjit.tape`).
     """
     if calls.is_njit(f):
-        from . import numba_tape
-        return numba_tape.vjp(f, *primals)
+        return njit_tape().vjp(f, *primals)
     args, nums, _ = _prepare(primals, tuple(range(len(primals))), "tapes.vjp")
     tape, out, out_index = record_call(f, args, nums, keep_values=False)
     out_shape = np.shape(value_of(out))
@@ -85,12 +110,11 @@ def value_and_grad(f, argnums=0, holomorphic=False):
     """Reverse mode: ``(f(*args), gradient)`` of a scalar-valued ``f``: one recording and
     one backward sweep, whatever the number of inputs. Non-scalar outputs raise an error
     that points to :func:`jacobian` and :func:`vjp`. A ``numba.njit`` function is recorded
-    and swept in compiled code (:mod:`tapes.numba_tape`). Complex inputs: the gradient of a
+    and swept in compiled code (:mod:`adjit.tape`). Complex inputs: the gradient of a
     real-valued f is df/dx - i df/dy; of a holomorphic f (``holomorphic=True``, complex
     output allowed) it is f'(z) (see adcore.ops_complex)."""
     if calls.is_njit(f):
-        from . import numba_tape
-        return numba_tape.value_and_grad(f, argnums)
+        return njit_tape().value_and_grad(f, argnums)
 
     @functools.wraps(f)
     def vg(*args):
@@ -121,12 +145,11 @@ def jacobian(f, argnums=0, chunk=None, holomorphic=False):
     Records ``f`` ONCE, then sweeps backwards once per chunk of output components
     (``chunk`` components per sweep; default :func:`adcore.calls.default_chunk`).
     A tuple ``argnums`` returns a tuple of Jacobians. A ``numba.njit`` function is recorded
-    and swept in compiled code (:mod:`tapes.numba_tape`). Complex inputs: as
+    and swept in compiled code (:mod:`adjit.tape`). Complex inputs: as
     :func:`value_and_grad`, row by row (``holomorphic=True``: f'(z), complex output allowed).
     """
     if calls.is_njit(f):
-        from . import numba_tape
-        return numba_tape.jacobian(f, argnums, chunk)
+        return njit_tape().jacobian(f, argnums, chunk)
 
     @functools.wraps(f)
     def jac(*args):

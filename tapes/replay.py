@@ -267,19 +267,3 @@ class Recording:
             calls.check_single_output(out, "Recording.jacobian")
             return jacobian_from_tape(tape, out, out_index, self.in_shapes, chunk, self.single)
 
-
-def record(f, *args, argnums=0, on_guard_failure="rerecord", compiled=False):
-    """Record ``f(*args)`` once; replay it at new inputs (see :class:`Recording`).
-
-    ``compiled=True``: replay with one compiled loop over a flat scalar tape, guards checked
-    in the compiled sweep (:class:`tapes.compiled.CompiledRecording`). A ``numba.njit``
-    ``f`` is always recorded in compiled code and re-recorded natively at each new input
-    (:class:`tapes.numba_tape.NjitRecording`).
-    """
-    if calls.is_njit(f):
-        from .numba_tape import NjitRecording
-        return NjitRecording(f, args, argnums, on_guard_failure)
-    if compiled:
-        from .compiled import CompiledRecording
-        return CompiledRecording(f, args, argnums, on_guard_failure)
-    return Recording(f, args, argnums, on_guard_failure)

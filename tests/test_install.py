@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 import adcore
+import adjit
 import dualnum
 import tapes
-from adcore import numba_cache
+from adjit import cache
 
-PACKAGES = [os.path.dirname(os.path.abspath(m.__file__)) for m in (adcore, dualnum, tapes)]
+PACKAGES = [os.path.dirname(os.path.abspath(m.__file__)) for m in (adcore, adjit, dualnum, tapes)]
 
 
 def _numba_cache_files(root):
@@ -25,10 +26,11 @@ def _numba_cache_files(root):
 
 
 def test_packages_and_generated_modules_are_ours_user_code_is_not(tmp_path):
-    assert numba_cache.is_ours(adcore.__file__)
-    assert numba_cache.is_ours(os.path.join(PACKAGES[1], "numba_dual.py"))
-    assert not numba_cache.is_ours(str(tmp_path / "user_code.py"))
-    assert not numba_cache.is_ours(__file__)
+    assert cache.is_ours(adcore.__file__)
+    assert cache.is_ours(os.path.join(PACKAGES[1], "dual.py"))
+    assert cache.is_ours(os.path.join(PACKAGES[1], "tape.py"))
+    assert not cache.is_ours(str(tmp_path / "user_code.py"))
+    assert not cache.is_ours(__file__)
 
 
 @pytest.mark.slow  # exhaustive: CI runs it in its own step (pytest -m slow)
@@ -58,8 +60,8 @@ def test_compiled_code_is_cached_outside_the_packages(tmp_path):
 
 def test_cache_dir_honours_the_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("FWDREV_CACHE_DIR", str(tmp_path / "c"))
-    assert numba_cache.cache_dir() == str(tmp_path / "c")
-    assert os.path.isdir(numba_cache.cache_dir("numba"))
+    assert cache.cache_dir() == str(tmp_path / "c")
+    assert os.path.isdir(cache.cache_dir("numba"))
 
 
 @pytest.mark.parametrize("jacobian", [dualnum.jacobian, tapes.jacobian],
@@ -75,10 +77,8 @@ def test_a_jacobian_that_cannot_fit_is_refused_with_the_estimate(jacobian):
 def test_ad_type_names_carry_the_code_tag():
     """numba's on-disk cache keys on type names: a cached derivative of a user's
     ``cache=True`` function must not survive a change of fwdrev's rules or generators."""
-    from adcore import numba_rules as nr
-    from dualnum import numba_dual
-    from tapes import numba_tape
+    from adjit import dual, scalar_rules as nr, tape
     tag = nr.code_tag()
     assert len(tag) == 10 and int(tag, 16) >= 0
-    assert tag in numba_dual.DualType(3).name and tag in numba_dual.DualArrayType(3).name
-    assert tag in numba_tape.ActiveType().name and tag in numba_tape.ActiveArrayType().name
+    assert tag in dual.DualType(3).name and tag in dual.DualArrayType(3).name
+    assert tag in tape.ActiveType().name and tag in tape.ActiveArrayType().name

@@ -11,8 +11,10 @@ import pytest
 import adcore
 import dualnum
 import tapes
-from adcore import GuardError, numba_rules as nr
-from tapes.compiled import ENTRY_BYTES, CompiledRecording
+from adcore import GuardError
+from adjit import scalar_rules as nr
+from adjit.flat_replay import ENTRY_BYTES
+from tapes.compiled import CompiledRecording
 
 
 def branchy(x):

@@ -1,32 +1,34 @@
-"""adcore.fused: one-pass numba kernels for elementwise rules give NumPy's numbers."""
+"""adjit.array_kernels: one-pass numba kernels for elementwise rules give NumPy's numbers."""
 import numpy as np
 import pytest
 
 import adcore
 import dualnum
 import tapes
-from adcore import fused, rules
+from adcore import rules
+from adjit import array_kernels
 
-N = fused.MIN_SIZE + 3
+N = array_kernels.MIN_SIZE + 3
+FUSED = array_kernels.FUSED_JVP | array_kernels.FUSED_VJP
 OPS = [op for op in adcore.registered_ops().values()
-       if op.kind == adcore.ELEMENTWISE and op.name in fused.FUSED_JVP | fused.FUSED_VJP]
+       if op.kind == adcore.ELEMENTWISE and op.name in FUSED]
 # Correctly rounded operations only: the kernel computes exactly what NumPy computes.
 EXACT_NAMES = {"np", "sqrt", "sign", "_LOG2", "_LOG10"}
 
 
 @pytest.fixture
 def numpy_only():
-    saved = fused.enabled
+    saved = array_kernels.enabled
     yield
-    fused.enabled = saved
+    array_kernels.enabled = saved
 
 
 def _both(fn):
-    fused.enabled = True
+    array_kernels.enabled = True
     a = fn()
-    fused.enabled = False
+    array_kernels.enabled = False
     b = fn()
-    fused.enabled = True
+    array_kernels.enabled = True
     return a, b
 
 
@@ -91,10 +93,10 @@ def test_small_arrays_traced_values_and_broadcasting_fall_back_to_numpy():
     op = adcore.get_op("sqrt")
     big = np.linspace(0.1, 1, N)
     t = np.ones((1, N))
-    assert fused.jvp(op, np.sqrt(big), (big,), (t,)) is not None
+    assert array_kernels.jvp(op, np.sqrt(big), (big,), (t,)) is not None
     small = np.linspace(0.1, 1, 100)
-    assert fused.jvp(op, np.sqrt(small), (small,), (np.ones((1, 100)),)) is None
-    assert fused.jvp(op, np.sqrt(big), (big,), (np.ones((2, N)),)) is None  # k = 2
+    assert array_kernels.jvp(op, np.sqrt(small), (small,), (np.ones((1, 100)),)) is None
+    assert array_kernels.jvp(op, np.sqrt(big), (big,), (np.ones((2, N)),)) is None  # k = 2
     seen = []
 
     def spy(z):
@@ -103,8 +105,9 @@ def test_small_arrays_traced_values_and_broadcasting_fall_back_to_numpy():
         return np.sum(out)
     dualnum.derivative(lambda s: tapes.grad(spy)(big * s)[0])(np.float64(1.0))
     traced = [o for o in seen if isinstance(o, adcore.Traced)]
-    assert traced and all(fused.vjp(op, np.ones((1, N)), (True,), o, (o,)) is None
+    assert traced and all(array_kernels.vjp(op, np.ones((1, N)), (True,), o, (o,)) is None
                           for o in traced)
     div = adcore.get_op("divide")
-    assert fused.vjp(div, np.ones((1, N)), (True, True), big / 2.0, (big, np.float64(2.0))) \
-        is None  # the scalar input's cotangent needs a sum: NumPy's unbroadcast
+    # the scalar input's cotangent needs a sum: NumPy's unbroadcast
+    assert array_kernels.vjp(div, np.ones((1, N)), (True, True), big / 2.0,
+                             (big, np.float64(2.0))) is None

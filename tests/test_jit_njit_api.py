@@ -10,7 +10,7 @@ import adcore
 import dualnum
 import tapes
 from njit_cases import branchy_sum
-from adcore import numba_rules as nr
+from adjit import scalar_rules as nr
 from adcore.errors import NonScalarOutputError, UnsupportedOpError
 
 

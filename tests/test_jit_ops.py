@@ -17,9 +17,7 @@ import pytest
 import adcore
 import dualnum
 import tapes
-from adcore import numba_rules as nr
-from dualnum import numba_dual
-from tapes import numba_tape
+from adjit import dual as njit_dual, scalar_rules as nr, tape as njit_tape
 
 OPS = [op for op in adcore.registered_ops().values() if op.kind == adcore.ELEMENTWISE]
 RTOL, ATOL = 1e-6, 1e-9
@@ -202,7 +200,7 @@ def test_builtin_max_min_select_like_python():
 
 def test_mode_objects_are_registry_driven():
     """Both numba modes combine partials; neither holds a formula of its own."""
-    for mode in (numba_dual.MODE, numba_tape.MODE):
+    for mode in (njit_dual.MODE, njit_tape.MODE):
         src = "\n".join(mode.combine(["x", "y"], [0, 1], ["z0", "False"]))
         assert "z0" in src  # the structural zeros of the partials, from the registry
         assert "p0" in src and "p1" in src

@@ -17,8 +17,8 @@ import pytest
 import dualnum
 import tapes
 from njit_cases import branchy_sum
-from adcore import GuardError, numba_rules as nr
-from tapes import numba_tape
+from adcore import GuardError
+from adjit import scalar_rules as nr, tape as njit_tape
 from tapes.compiled import CompiledRecording
 
 X = np.array([0.3, -0.7, 1.1, 0.5])
@@ -365,21 +365,21 @@ def test_njit_jacobian_vjp_and_recording_run_f_once_while_the_tape_grows():
 def test_a_memory_error_while_growing_leaves_the_function_usable(monkeypatch):
     f = _counting_chain()
     counter = np.zeros(1)
-    real = numba_tape._Buffers.allocate
+    real = njit_tape._Buffers.allocate
 
     def failing(rows):
         if rows > 5000:
             raise MemoryError("test: no memory for the tape")
         return real(rows)
 
-    monkeypatch.setattr(numba_tape._Buffers, "allocate", staticmethod(failing))
+    monkeypatch.setattr(njit_tape._Buffers, "allocate", staticmethod(failing))
     with pytest.raises(MemoryError, match="could not grow"):
         tapes.grad(f)(BIG, counter)
     assert counter[0] == 1.0  # f ran once, to its end
     small = BIG[:100]  # fits the old storage: still works while growing fails
     np.testing.assert_allclose(tapes.grad(f)(small, counter), _chain_grad(small, 2.0),
                                rtol=1e-12)
-    monkeypatch.setattr(numba_tape._Buffers, "allocate", staticmethod(real))
+    monkeypatch.setattr(njit_tape._Buffers, "allocate", staticmethod(real))
     np.testing.assert_allclose(tapes.grad(f)(BIG, counter), _chain_grad(BIG, 3.0),
                                rtol=1e-12, atol=1e-15)
     assert counter[0] == 3.0
@@ -388,11 +388,11 @@ def test_a_memory_error_while_growing_leaves_the_function_usable(monkeypatch):
 def test_a_tape_beyond_the_slot_limit_raises_and_the_function_stays_usable(monkeypatch):
     f = _counting_chain()
     counter = np.zeros(1)
-    monkeypatch.setattr(numba_tape, "MAX_ENTRIES", 10000)
+    monkeypatch.setattr(njit_tape, "MAX_ENTRIES", 10000)
     with pytest.raises(MemoryError, match="tape slots"):
         tapes.grad(f)(BIG, counter)
     assert counter[0] == 1.0
-    monkeypatch.setattr(numba_tape, "MAX_ENTRIES", 2**31 - 1)
+    monkeypatch.setattr(njit_tape, "MAX_ENTRIES", 2**31 - 1)
     np.testing.assert_allclose(tapes.grad(f)(BIG, counter), _chain_grad(BIG, 2.0),
                                rtol=1e-12, atol=1e-15)
 

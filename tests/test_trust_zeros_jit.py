@@ -22,7 +22,7 @@ import adcore
 import dualnum
 import tapes
 from njit_cases import cube_sum, logistic_step, positive, signs
-from adcore import numba_rules as nr
+from adjit import scalar_rules as nr
 from adcore.errors import NonFloatInputError
 from adcore.registry import ConstZero
 

@@ -1,11 +1,12 @@
 """fwdrev's compiled engines: ``forward-jit``, ``reverse-jit`` and the limit ``hand-jit``.
 
-- ``forward-jit``: dual numbers as a numba type (:mod:`dualnum.numba_dual`) compiled into
+- ``forward-jit``: dual numbers as a numba type (:mod:`adjit.dual`) compiled into
   the problem's ``@njit`` form; ceil(n / chunk) compiled passes.
 - ``reverse-jit``: on a problem with an ``@njit`` form, the tape is recorded inside the
-  compiled code and swept by a compiled loop (:mod:`tapes.numba_tape`); on any other
+  compiled code and swept by a compiled loop (:mod:`adjit.tape`); on any other
   problem, the function is recorded once in Python and replayed at each input by the
-  compiled flat-tape loops with guards (:mod:`tapes.compiled`).
+  compiled flat-tape loops with guards (:mod:`adjit.flat_replay`, through
+  ``tapes.record(..., compiled=True)``).
 - ``hand-jit``: the problem's hand-written numba derivative (the practical limit).
 
 The ``@njit`` form: these engines evaluate problems with the namespace :data:`NJIT`
@@ -91,13 +92,14 @@ class ForwardJit(_JitEngine):
     references = ("reverse", "forward", "fd")
 
     def build(self, f, x, scalar, settings):
-        from dualnum import numba_dual
+        from dualnum.api import njit_dual  # adjit.dual, as dualnum uses it
 
         form = njit_form(f, x)
         if form is None:
             raise _no_form(self.name)
         chunk = settings.get("chunk")
-        d = (numba_dual.grad if scalar else numba_dual.jacobian)(form.kernel, chunk=chunk)
+        dual = njit_dual()
+        d = (dual.grad if scalar else dual.jacobian)(form.kernel, chunk=chunk)
         extra = form.extra
 
         def derivative(x_):
@@ -126,8 +128,9 @@ class ReverseJit(_JitEngine):
     def build(self, f, x, scalar, settings):
         form = njit_form(f, x)
         if form is not None:
-            from tapes import numba_tape
-            d = (numba_tape.grad if scalar else numba_tape.jacobian)(form.kernel)
+            from tapes.api import njit_tape  # adjit.tape, as tapes uses it
+            tape = njit_tape()
+            d = (tape.grad if scalar else tape.jacobian)(form.kernel)
             extra = form.extra
 
             def derivative(x_):

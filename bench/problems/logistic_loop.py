@@ -21,11 +21,11 @@ derivative overflows float64 after ~1000 steps (``--param r=4`` for short depths
 import numba
 import numpy as np
 
-from adcore import numba_cache
+from adjit import cache
 
 from bench.problems import Footprint, Problem
 
-numba_cache.install()  # cache=True below writes to the user's cache directory
+cache.install()  # cache=True below writes to the user's cache directory
 
 
 @numba.njit(cache=True)

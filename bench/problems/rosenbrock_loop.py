@@ -15,11 +15,11 @@ in Python: keep n small for ``forward``/``reverse``).
 import numba
 import numpy as np
 
-from adcore import numba_cache
+from adjit import cache
 
 from bench.problems import Footprint, Problem
 
-numba_cache.install()  # cache=True below writes to the user's cache directory
+cache.install()  # cache=True below writes to the user's cache directory
 
 
 @numba.njit(cache=True)
