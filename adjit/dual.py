@@ -42,7 +42,6 @@ on arrays of duals (loop over elements instead), arrays of more than one dimensi
 from __future__ import annotations
 
 import functools
-import math
 import operator
 import threading
 

@@ -116,7 +116,7 @@ def _section1(quick, out, row, results, T, r, ops, x0, x1):
     first["hand-jit (compile or numba cache load)"] = _first(
         lambda: logistic_loop_adjoint(x0, T, r))
     start = time.perf_counter()
-    rec_py = tapes.record(lambda z: logistic_py(z, T, r), np.float64(0.3), compiled=True)
+    rec_py = tapes.record(lambda z: logistic_py(z, T, r), np.float64(0.3), compiled="scalar")
     rec_py.gradient(np.float64(0.41))
     first["compiled replay: Python recording + lowering + first replay"] = \
         time.perf_counter() - start
@@ -186,7 +186,7 @@ def _section3(quick, out, row, T, r, ops, x0, x, ops_r, rng):
     from bench.problems.logistic_loop import logistic_loop
     from bench.problems.rosenbrock_loop import ext_rosenbrock
     out("3. tape bytes per recorded scalar op")
-    rec_py = tapes.record(lambda z: logistic_py(z, T, r), np.float64(0.3), compiled=True)
+    rec_py = tapes.record(lambda z: logistic_py(z, T, r), np.float64(0.3), compiled="scalar")
     rec_j = tapes.record(logistic_loop, x0, T, r)
     row("reverse-jit (njit) tape, logistic: bytes / scalar op", rec_j.nbytes / ops, 40.0,
         f"{len(rec_j)} entries for {ops} ops (24 B/entry; one-operand ops fold)")
@@ -196,7 +196,7 @@ def _section3(quick, out, row, T, r, ops, x0, x, ops_r, rng):
     row("compiled replay tape, logistic: bytes / scalar op", rec_py.nbytes / len(rec_py), 40.0,
         "34 B/entry: int16 op, 2 int32 slots, 2 float64 partials, float64 value")
     m = 2000 if quick else 20_000
-    rec_rn = tapes.record(rosen_np, rng.uniform(-1.5, 1.5, m), compiled=True)
+    rec_rn = tapes.record(rosen_np, rng.uniform(-1.5, 1.5, m), compiled="scalar")
     row(f"compiled replay tape, NumPy Rosenbrock n={m}: bytes / scalar op",
         rec_rn.nbytes / len(rec_rn), 40.0, f"{rec_rn.entries} entries, {len(rec_rn)} ops")
 

@@ -100,6 +100,15 @@ SUITES = {
             # ... and the compiled forward gradient's ceil(n / chunk) passes.
             Entry(("rosenbrock-loop",), ("forward-jit",), n=[250, 500, 1000, 2000],
                   chunk=[1, 8]),
+            # The compiled array tier: the recording replayed as fused numba kernels, both
+            # modes, on the (n, m) grid next to JAX jit (when installed) and on the
+            # gradients of the array problems.
+            Entry(("tanh-net",), ("forward-fused", "reverse-fused", "jax-jit-fwd",
+                                  "jax-jit-rev"),
+                  n=[1, 16, 256, 1024], m=[1, 16, 256, 1024]),
+            Entry(("rosenbrock", "logreg"), ("reverse-fused", "forward-fused"),
+                  n=[16, 1024]),
+            Entry(("mlp-loss",), ("reverse-fused",), n=[8, 128]),
             # Peers section (only the installed ones run; the full comparison is
             # 'fwdrev run --suite peers'): the gradient at n = 16 and 1024, ADBench's GMM.
             Entry(("tanh-net",), _PEERS_ADBENCH, n=[16, 1024], m=[1]),
@@ -187,6 +196,8 @@ SUITES = {
             Entry(("logistic-map",), ("forward", "reverse", "fd"), depth=[2, 8]),
             Entry(("layer-chain",), ("forward", "reverse", "fd"), n=[2, 3], depth=[2]),
             Entry(("lecture", "homework"), ("forward", "reverse", "fd")),
+            Entry(("tanh-net",), ("forward-fused", "reverse-fused"), n=[3], m=[2]),
+            Entry(("rosenbrock",), ("forward-fused", "reverse-fused"), n=[3]),
         ),
     ),
 }

@@ -1,4 +1,7 @@
-"""The eager tier's speed targets, measured as ratios in one run: ``python -m bench.targets``.
+"""The speed targets, measured as ratios in one run: ``python -m bench.targets``.
+
+Two tables: the eager tier's (this module) and the compiled tier's
+(:mod:`bench.compiled_targets`; ``--only eager`` / ``--only compiled`` for one).
 
 Each row of the speed issue's table is measured on this machine, in one run, against
 hand-written NumPy always and against the installed peers -- PyTorch (eager; ``torch.func``
@@ -558,10 +561,10 @@ def _versions() -> tuple[list, list]:
     return have, absent
 
 
-def markdown(rows, quick=False) -> str:
+def markdown(rows, quick=False, title="Eager-tier speed targets") -> str:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     have, absent = _versions()
-    lines = ["# Eager-tier speed targets", "",
+    lines = [f"# {title}", "",
              f"`python -m bench.targets{' --quick' if quick else ''}`: one run, this machine "
              f"({os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
              f"{load[2]:.2f}), NumPy {np.__version__}, Python {sys.version.split()[0]}. "
@@ -584,9 +587,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.targets", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, seconds)")
     p.add_argument("--out", default="reports/targets.md", help="the Markdown report")
+    p.add_argument("--only", choices=("eager", "compiled"),
+                   help="one table: the eager tier's, or the compiled tier's "
+                        "(bench.compiled_targets); default both")
     args = p.parse_args(argv)
-    rows = run(args.quick)
-    text = markdown(rows, args.quick)
+    parts = []
+    if args.only != "compiled":
+        parts.append(markdown(run(args.quick), args.quick))
+    if args.only != "eager":
+        from bench import compiled_targets
+        NOTES.clear()
+        parts.append(markdown(compiled_targets.run(args.quick), args.quick,
+                              title="Compiled-tier speed targets"))
+    text = "\n".join(parts)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)

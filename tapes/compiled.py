@@ -72,8 +72,10 @@ class CompiledRecording:
     rounding of a threshold may re-record (or raise) where ``f`` itself would not branch.
     """
 
-    def __init__(self, f, args, argnums=0, on_guard_failure="rerecord"):
-        self.recording = Recording(f, args, argnums, on_guard_failure)
+    def __init__(self, f, args, argnums=0, on_guard_failure="rerecord", recording=None):
+        # recording: one already made of f at args (tapes.record(compiled=True) records
+        # first, then picks the compiled layout)
+        self.recording = recording or Recording(f, args, argnums, on_guard_failure)
         self._lock = threading.RLock()
         self.flat = None
         self._flatten()

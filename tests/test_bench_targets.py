@@ -19,7 +19,11 @@ def test_quick_run_writes_every_row(tmp_path):
     text = _quick_report(tmp_path)
     for measure in MEASURES:
         assert measure in text
-    assert text.count("\n| ") == 1 + 9  # the header and nine rows
+    # two tables: the eager tier's header and nine rows, the compiled tier's and seven
+    assert text.count("\n| ") == 1 + 9 + 1 + 7
+    for measure in ("fused replay gradient / NumPy f", "fused replay gradient / hand backprop",
+                    "best fused mode / JAX jit best", "second process"):
+        assert measure in text
     assert not targets.NOTES, targets.NOTES  # no installed peer failed
 
 
@@ -28,7 +32,7 @@ def test_quick_run_without_peers(tmp_path, monkeypatch):
     monkeypatch.setattr(targets, "_peer", lambda name: None)
     text = _quick_report(tmp_path)
     assert "Not installed, shown as –: torch, autograd, jax" in text
-    assert text.count("\n| ") == 1 + 9
+    assert text.count("\n| ") == 1 + 9 + 1 + 7
     for label in ("torch –", "autograd –", "JAX eager –", "JAX jit –",
                   "torch.func best: (16,16) –"):
         assert label in text

@@ -52,7 +52,8 @@ def _entry_points():
         ("dualnum.jvp", lambda f: dualnum.jvp(f, (X,), (np.ones(4),))),
         ("dualnum.derivative", lambda f: dualnum.derivative(lambda s: f(X * s))(1.0)),
         ("tapes.record", lambda f: tapes.record(f, X).gradient(X)),
-        ("tapes.record compiled", lambda f: tapes.record(f, X, compiled=True).gradient(X)),
+        ("tapes.record compiled", lambda f: tapes.record(f, X, compiled="scalar").gradient(X)),
+        ("tapes.record fused", lambda f: tapes.record(f, X, compiled="fused").gradient(X)),
     ]
 
 

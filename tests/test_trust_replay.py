@@ -63,7 +63,7 @@ def test_a_compiled_rerecording_that_cannot_be_lowered_is_not_kept():
             return np.sum(np.reshape(x, (2, 2)) @ np.array([1.0, 2.0]))
         return np.sum(x * x)
 
-    rec = tapes.record(f, X, False, compiled=True)
+    rec = tapes.record(f, X, False, compiled="scalar")
     for _ in range(2):  # the new tape has no compiled lowering: never the old flat tape
         with pytest.raises(nr.JitUnsupportedError, match="matmul"):
             rec.gradient(X, True)
@@ -164,15 +164,16 @@ def test_a_replay_at_another_dtype_raises_when_asked(compiled):
 def _kinds_of_recording(f, *args):
     njit_f = numba.njit(f) if not isinstance(f, tuple) else f[1]
     py_f = f if not isinstance(f, tuple) else f[0]
-    return [tapes.record(py_f, *args), tapes.record(py_f, *args, compiled=True),
-            tapes.record(njit_f, *args)]
+    return [tapes.record(py_f, *args), tapes.record(py_f, *args, compiled="scalar"),
+            tapes.record(py_f, *args, compiled="fused"), tapes.record(njit_f, *args)]
 
 
 def test_value_of_a_constant_output_is_a_copy():
     def f(x):
         return np.ones(3)
 
-    for rec in (tapes.record(f, X), tapes.record(f, X, compiled=True)):
+    for rec in (tapes.record(f, X), tapes.record(f, X, compiled="scalar"),
+                tapes.record(f, X, compiled="fused")):
         v = rec.value(X)
         v[:] = 9.0
         np.testing.assert_array_equal(rec.value(X), np.ones(3))

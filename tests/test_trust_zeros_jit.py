@@ -61,11 +61,12 @@ def compiled_grads(fj, fp, x, argnums=0, record_at=None):
     """Gradients of ``fj`` (njit) forward and reverse, and of ``fp`` (plain Python) by a
     compiled replay recorded at ``record_at`` (default: x itself) and replayed at ``x``."""
     with np.errstate(all="ignore"):
-        rec = tapes.record(fp, *(x if record_at is None else record_at), argnums=argnums,
-                           compiled=True)
+        at = x if record_at is None else record_at
+        rec = tapes.record(fp, *at, argnums=argnums, compiled="scalar")
+        fused = tapes.record(fp, *at, argnums=argnums, compiled="fused")
         return {"njit-forward": dualnum.grad(fj, argnums=argnums)(*x),
                 "njit-reverse": tapes.grad(fj, argnums=argnums)(*x),
-                "compiled-replay": rec.gradient(*x)}
+                "compiled-replay": rec.gradient(*x), "fused-replay": fused.gradient(*x)}
 
 
 def check_all(fj, fp, x, truth=None, argnums=0, record_at=None, exact=None):

@@ -50,6 +50,8 @@ from bench.errors import UsageError
 _MODULES = ("forward", "reverse", "auto", "fd", "fd_forward",
             # fwdrev's compiled engines (numba): forward-jit, reverse-jit, hand-jit.
             "jit_engines",
+            # fwdrev's compiled array tier: a recording replayed as fused numba kernels.
+            "fused_engines",
             # The cascade's two multiplication orders on the jacobian-chain problem.
             "chain",
             # Peers (optional libraries; skipped with one line when not installed).

@@ -6,7 +6,7 @@
   compiled code and swept by a compiled loop (:mod:`adjit.tape`); on any other
   problem, the function is recorded once in Python and replayed at each input by the
   compiled flat-tape loops with guards (:mod:`adjit.flat_replay`, through
-  ``tapes.record(..., compiled=True)``).
+  ``tapes.record(..., compiled="scalar")``).
 - ``hand-jit``: the problem's hand-written numba derivative (the practical limit).
 
 The ``@njit`` form: these engines evaluate problems with the namespace :data:`NJIT`
@@ -137,7 +137,7 @@ class ReverseJit(_JitEngine):
                 return np.asarray(d(x_, *extra), dtype=float)
             return self._warm(derivative, x)
         import tapes
-        rec = tapes.record(f, x, compiled=True)
+        rec = tapes.record(f, x, compiled="scalar")
 
         def derivative(x_):
             return np.asarray(rec.gradient(x_) if scalar else rec.jacobian(x_), dtype=float)
@@ -149,7 +149,7 @@ class ReverseJit(_JitEngine):
         if form is not None:
             rec = tapes.record(form.kernel, x, *form.extra)
             return {"tape_len": len(rec), "tape_bytes": int(rec.nbytes), "tape": "njit"}
-        rec = tapes.record(f, x, compiled=True)
+        rec = tapes.record(f, x, compiled="scalar")
         return {"tape_len": len(rec), "tape_bytes": int(rec.nbytes),
                 "tape_entries": rec.entries, "tape": "compiled-replay"}
 
