@@ -227,7 +227,8 @@ class Program:
     def prepare(self, guard_rows=()):
         """Bind every fused group to its kernels (generating/loading them). A group's
         values that no other step reads live only in registers: no buffer."""
-        self.extra_reads |= set(guard_rows)
+        self.guard_rows = set(guard_rows)
+        self.extra_reads |= self.guard_rows
         self._interior = set()
         for step in self.steps:
             if isinstance(step, Fused):
@@ -277,7 +278,8 @@ class Program:
         forward (one pass over its operands instead of two)."""
         last = self.steps[-1] if self.steps else None
         return (isinstance(last, Fused) and not self.group(last).out_rows
-                and self.output in self.group(last).red_rows)
+                and self.output in self.group(last).red_rows
+                and not self.guard_rows & set(last.rows))  # guards read values first
 
     def forward(self, inputs, defer_last=False):
         """Values of every row at ``inputs`` (one array per tape input, in order); with

@@ -249,8 +249,8 @@ def _size_text(v):
 #: One colour per engine in every plot: forward mode blues, reverse mode oranges,
 #: each peer library its own hue (forward dark, reverse light).
 ENGINE_COLORS = {
-    "forward": "#1f77b4", "forward-jit": "#0b3d6e",
-    "reverse": "#ff7f0e", "reverse-jit": "#a84d00",
+    "forward": "#1f77b4", "forward-jit": "#0b3d6e", "forward-fused": "#6baed6",
+    "reverse": "#ff7f0e", "reverse-jit": "#a84d00", "reverse-fused": "#fdae6b",
     "hand-jit": "#bcbd22", "fd": "#7f7f7f", "fd-forward": "#3a3a3a",
     "jax-fwd": "#2ca02c", "jax-rev": "#98df8a",
     "jax-jit-fwd": "#d62728", "jax-jit-rev": "#ff9896",

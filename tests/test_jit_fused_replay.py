@@ -283,3 +283,18 @@ def test_a_constant_output_and_nesting_in_every_method():
     np.testing.assert_allclose(outer, 2 * np.cos(x) - x * np.sin(x), rtol=1e-12)
     outer = dualnum.grad(lambda z: np.sum(rec.vjp((z,), np.ones(3))[1]))(x)
     np.testing.assert_allclose(outer, 2 * np.cos(x) - x * np.sin(x), rtol=1e-12)
+
+
+def test_a_guard_on_the_last_reduction_is_checked_before_the_gradient():
+    """A decision on the output's own value (the last fused group's reduction): the
+    gradient may not skip that group's forward, or the guard would read a stale value."""
+    def f(x):
+        s = np.sum(x * x)
+        if s > 1.0:
+            return s
+        return np.sum(np.sin(x))
+
+    rec = FusedRecording(f, (np.array([1.0, 1.0]),), on_guard_failure="raise")
+    np.testing.assert_allclose(rec.gradient(np.array([2.0, 1.0])), [4.0, 2.0])
+    with pytest.raises(GuardError):
+        rec.gradient(np.array([0.1, 0.2]))
