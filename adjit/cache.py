@@ -102,4 +102,31 @@ def install() -> None:
                 return super().from_function(py_func, py_file)
 
         caching.CacheImpl._locator_classes.insert(0, FwdrevCacheLocator)
+        _tolerate_stale_indexes(caching)
         _installed = True
+
+
+def _tolerate_stale_indexes(caching) -> None:
+    """An index numba cannot unpickle is a cache miss, not an error.
+
+    A cached function compiled on fwdrev's AD types (a user's ``@njit(cache=True)``
+    function differentiated by dualnum or tapes, or bench's problems) pickles those types
+    into its index. After fwdrev moves or renames a module (``dualnum.numba_dual`` became
+    ``adjit.dual``), unpickling that index raises ImportError, and numba would propagate it
+    from the first call. A miss instead: numba compiles again and rewrites the index. (The
+    AD types' names carry :func:`adjit.scalar_rules.code_tag`, so a stale entry never
+    matches a new signature anyway.)"""
+    original = caching.IndexDataCacheFile._load_index
+    if getattr(original, "_fwdrev_tolerant", False):
+        return
+
+    import pickle
+
+    def _load_index(self):
+        try:
+            return original(self)
+        except (ImportError, AttributeError, EOFError, pickle.UnpicklingError):
+            return {}
+
+    _load_index._fwdrev_tolerant = True
+    caching.IndexDataCacheFile._load_index = _load_index

@@ -38,8 +38,6 @@ import dataclasses
 import hashlib
 import threading
 
-import numpy as np
-
 from . import scalar_rules as nr
 
 _lock = threading.Lock()
@@ -107,7 +105,8 @@ def source(layout: GroupLayout, digest: str) -> str:
         "def _unreached(t):",
         "    return t == 0.0 and math.copysign(1.0, t) < 0.0",
         "",
-    ]
+        "",
+    ] + _SUM_HELPERS
     nd = L.ndim
     dims = [f"n{d}" for d in range(nd)]
     ext_args = [f"e{j}" for j in range(len(L.ext))]
@@ -142,6 +141,8 @@ def source(layout: GroupLayout, digest: str) -> str:
             sp = L.special[p]
             if sp == "square":
                 out.append(pad + f"v{p} = {ref(refs[0])} * {ref(refs[0])}")
+            elif sp == "sqrt":
+                out.append(pad + f"v{p} = np.sqrt({ref(refs[0])})")
             else:
                 out.append(pad + f"v{p} = primal_{code[name]}({args})")
         return out
@@ -175,13 +176,13 @@ def source(layout: GroupLayout, digest: str) -> str:
     args = ext_args + sc_args + [f"o{m}" for m in range(len(L.outs))] + ["red"] + dims
     lines += ["@numba.njit(cache=True, error_model='numpy')",
               f"def forward({', '.join(args)}):"]
-    lines += [f"    r{m} = 0.0" for m in range(R)]
+    lines += _sum_init(R)
     body, pad = loops(1)
     lines += body + values(pad)
     idx = _idx([False] * nd)
     lines += [pad + f"o{m}[{idx}] = v{p}" for m, p in enumerate(L.outs)]
-    lines += [pad + f"r{m} += v{p}" for m, p in enumerate(L.reductions)]
-    lines += [f"    red[{m}] = r{m}" for m in range(R)]
+    lines += _sum_add(pad, L.reductions)
+    lines += _sum_done(R)
     lines += ["    return", "", ""]
 
     for suffix, loop in (("", "for j in range(k):"), ("1", "for j in range(1):")):
@@ -201,11 +202,11 @@ def _reverse(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
     lines += ["@numba.njit(cache=True, error_model='numpy')",
               f"def reverse{suffix}({', '.join(args)}):"]
     R = len(L.reductions)
-    lines += [f"    r{m} = 0.0" for m in range(R)]
+    lines += _sum_init(R)
     body, pad = loops(1)
     lines += body + values(pad) + partials(pad, edge)
     # the run's reductions again (free here): a gradient can skip the last group's forward
-    lines += [pad + f"r{m} += v{p}" for m, p in enumerate(L.reductions)]
+    lines += _sum_add(pad, L.reductions)
     lines.append(pad + loop)
     q = pad + "    "
     for p in range(len(L.nodes)):
@@ -241,7 +242,7 @@ def _reverse(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
     for j in active_ext:
         flags = L.ext[j][0]
         lines += [q + f"if w{j}:", q + f"    ge{j}[{_idx(flags, 'j')}] += c{j} + 0.0"]
-    lines += [f"    red[{m}] = r{m}" for m in range(R)]
+    lines += _sum_done(R)
     lines += ["    return", "", ""]
     return lines
 
@@ -256,11 +257,11 @@ def _tangent(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
             + ["red", "tred"] + dims + ["k"])
     lines += ["@numba.njit(cache=True, error_model='numpy')",
               f"def tangent{suffix}({', '.join(args)}):"]
-    lines += [f"    r{m} = 0.0" for m in range(R)]
+    lines += _sum_init(R)
     body, pad = loops(1)
     lines += body + values(pad) + partials(pad, edge)
     lines += [pad + f"o{m}[{idx}] = v{p}" for m, p in enumerate(L.outs)]
-    lines += [pad + f"r{m} += v{p}" for m, p in enumerate(L.reductions)]
+    lines += _sum_add(pad, L.reductions)
     lines.append(pad + loop)
     for j in active_ext:
         lines += [q + f"u{j} = te{j}[{_idx(L.ext[j][0], 'j')}]",
@@ -282,9 +283,54 @@ def _tangent(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
     for m, p in enumerate(L.reductions):
         if L.active[p]:
             lines += [q + f"if x{p}:", q + f"    tred[j, {m}] += t{p} + 0.0"]
-    lines += [f"    red[{m}] = r{m}" for m in range(R)]
+    lines += _sum_done(R)
     lines += ["    return", "", ""]
     return lines
+
+
+# The full reductions: NumPy sums pairwise (8 accumulators, blocks of 128); a plain running
+# sum would be both slower (one chain of dependent adds) and less accurate (x + 1e16 - 1e16
+# loses x). Here: 8 lanes, flushed every 1024 entries into a compensated total (Neumaier),
+# as accurate as NumPy's pairwise sum or more; the rounding may differ from NumPy's.
+_SUM_HELPERS = [
+    "@numba.njit(inline='always')",
+    "def _flush(acc, tot, cmp):",
+    "    s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))",
+    "    t = tot + s",
+    "    if abs(tot) >= abs(s):",
+    "        cmp += (tot - t) + s",
+    "    else:",
+    "        cmp += (s - t) + tot",
+    "    for q in range(8):",
+    "        acc[q] = 0.0",
+    "    return t, cmp",
+    "",
+    "",
+]
+
+
+def _sum_init(R):
+    if not R:
+        return []
+    return [f"    acc = np.zeros(({R}, 8))", f"    tot = np.zeros({R})", f"    cmp = np.zeros({R})",
+            "    lane = 0", "    blk = 0"]
+
+
+def _sum_add(pad, reductions):
+    if not reductions:
+        return []
+    out = [pad + f"acc[{m}, lane] += v{p}" for m, p in enumerate(reductions)]
+    return out + [pad + "lane += 1", pad + "if lane == 8:", pad + "    lane = 0",
+                  pad + "    blk += 1", pad + "    if blk == 128:", pad + "        blk = 0",
+                  pad + f"        for m in range({len(reductions)}):",
+                  pad + "            tot[m], cmp[m] = _flush(acc[m], tot[m], cmp[m])"]
+
+
+def _sum_done(R):
+    if not R:
+        return []
+    return [f"    for m in range({R}):", "        tot[m], cmp[m] = _flush(acc[m], tot[m], cmp[m])",
+            "        red[m] = tot[m] + cmp[m]"]
 
 
 def _op(name):
@@ -309,6 +355,10 @@ def kernels(layout: GroupLayout):
         return mod
 
 
-def square_exponent(value) -> bool:
-    """A constant exponent of 2: ``x ** 2`` is spelled ``x * x`` (what NumPy computes)."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and float(value) == 2.0
+def special_power(exponent):
+    """How NumPy computes ``x ** c`` for a constant ``c`` where it does not call ``pow``:
+    ``"square"`` (x * x) for 2, ``"sqrt"`` for 0.5 (``(-inf) ** 0.5`` is NaN there, inf
+    in C's pow); None otherwise."""
+    if exponent is None:
+        return None
+    return {2.0: "square", 0.5: "sqrt"}.get(float(exponent))

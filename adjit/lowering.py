@@ -41,6 +41,7 @@ VIEW_OPS = frozenset({"getitem", "transpose", "reshape", "expand_dims", "squeeze
 #: reductions a fused group can end with: over every axis, optionally scaled (mean)
 REDUCTIONS = frozenset({"sum", "mean"})
 _F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
 
 
 @dataclasses.dataclass
@@ -99,7 +100,7 @@ def _fusable_const(v) -> bool:
     return isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
 
 
-def _ew_fusable(op, params, out_shape, dtype, operands, shapes) -> bool:
+def _ew_fusable(op, params, out_shape, dtype, operands, shapes, dtypes) -> bool:
     if op.kind != ELEMENTWISE or params or dtype != _F64 or op.nargs is None:
         return False
     for kind, v in operands:
@@ -108,7 +109,8 @@ def _ew_fusable(op, params, out_shape, dtype, operands, shapes) -> bool:
                 return False
             if isinstance(v, np.ndarray) and np.broadcast_shapes(v.shape, out_shape) != out_shape:
                 return False
-        elif np.broadcast_shapes(shapes[v], out_shape) != out_shape:
+        elif (np.broadcast_shapes(shapes[v], out_shape) != out_shape
+              or (dtypes[v] != _F64 and dtypes[v] != _F32)):  # numba: no float16 and such
             return False
     return True
 
@@ -128,8 +130,23 @@ def _full_reduction(op, params, in_shape) -> float | None:
     return 1.0
 
 
-def lower(tape) -> Plan:
-    """The :class:`Plan` of a recorded tape (see the module docstring)."""
+def numpy_cone(tape, rows) -> set:
+    """``rows`` and every row they are computed from: the values a guard reads are computed
+    by NumPy's own primals (eager steps), so a decision replays exactly as the program
+    took it -- a compiled ``exp`` may differ from NumPy's SIMD ``exp`` in the last bit."""
+    cone, stack = set(), list(rows)
+    while stack:
+        i = stack.pop()
+        if i in cone or i < 0:
+            continue
+        cone.add(i)
+        stack.extend(tape.arg_nodes[tape.starts[i]:tape.starts[i + 1]])
+    return cone
+
+
+def lower(tape, numpy_rows=frozenset()) -> Plan:
+    """The :class:`Plan` of a recorded tape (see the module docstring). ``numpy_rows``
+    (e.g. :func:`numpy_cone` of the rows guards read) stay eager steps."""
     n = len(tape.op_of)
     ops, operands, params, shapes, dtypes, active = [], [], [], [], [], []
     inputs = set(tape.inputs)
@@ -152,7 +169,8 @@ def lower(tape) -> Plan:
         op = ops[i]
         if i in inputs:
             continue
-        ew = _ew_fusable(op, params[i], shapes[i], dtypes[i], operands[i], shapes)
+        ew = i not in numpy_rows and _ew_fusable(op, params[i], shapes[i], dtypes[i],
+                                                  operands[i], shapes, dtypes)
         if ew:
             internal_ok = current is not None and current.shape == shapes[i]
             for kind, v in operands[i]:
@@ -169,6 +187,7 @@ def lower(tape) -> Plan:
         scale = _full_reduction(op, params[i], shapes[operands[i][0][1]]
                                 if operands[i] and operands[i][0][0] == "row" else ())
         if (scale is not None and current is not None and dtypes[i] == _F64
+                and i not in numpy_rows
                 and operands[i][0][1] in current.nodes):
             current.reductions.append((i, operands[i][0][1], scale))
             producer[i] = current

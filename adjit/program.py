@@ -29,6 +29,11 @@ from .lowering import Eager, Fused, View
 _F64 = np.dtype(np.float64)
 
 
+def _marked(a) -> bool:
+    """Some entry of a real (co)tangent buffer is ``-0.0``: not reached (a structural zero)."""
+    return a.dtype.kind == "f" and bool(np.any(np.signbit(a) & (a == 0)))
+
+
 def _pad(shape, nd):
     return (1,) * (nd - len(shape)) + tuple(shape)
 
@@ -66,9 +71,9 @@ class _Group:
                         ext_flags.append((flags, kind == "row" and plan.active[v]))
                     refs.append(("e", ext_index[key]))
             op = plan.ops[row]
-            sq = (op.name == "power" and refs[1][0] == "s"
-                  and fusion.square_exponent(self.scalars[refs[1][1]]))
-            special.append("square" if sq else None)
+            exponent = (self.scalars[refs[1][1]] if op.name == "power" and refs[1][0] == "s"
+                        else None)
+            special.append(fusion.special_power(exponent))
             nodes.append((op.name, tuple(refs)))
         self.out_rows = [row for row in step.nodes if row in consumers_outside]
         self.red_rows = [r for r, _, _ in step.reductions]
@@ -307,7 +312,9 @@ class Program:
         for i in range(len(plan.ops)):
             if not plan.active[i] or self.root[i] != i or i in self._interior:
                 continue
-            dt = np.result_type(plan.dtypes[i], np.float32)
+            # float64 (complex128) whatever the value's dtype: a float32 operand broadcast
+            # over many entries accumulates its cotangent in float64, cast once at the end
+            dt = np.complex128 if plan.dtypes[i].kind == "c" else np.float64
             bufs[i] = np.empty((k,) + plan.shapes[i], dt)
         for step in self.steps:
             if isinstance(step, View) and plan.active[step.row]:
@@ -368,8 +375,8 @@ class Program:
         else has reached it yet, else added. False: not this case (the eager rule runs)."""
         g = cot[row]
         ok, (ka, a, A), (kb, b, B) = self._matmul_operands(row, g.dtype)
-        if not ok:
-            return False
+        if not ok or _marked(g):
+            return False  # unreached entries need the eager rule's structural zeros
         plan = self.plan
         for kind, v, left in ((ka, a, True), (kb, b, False)):
             if kind != "row" or not plan.active[v]:
@@ -389,18 +396,21 @@ class Program:
                      else np.multiply(g[:, None], A, out=out))
             if fresh:
                 touched.add(v)
+                np.add(dst, 0.0, out=dst)  # every entry reached: no -0.0 left as a mark
             else:
                 self.claim(v, cot, touched)
                 dst += c
+                np.add(dst, 0.0, out=dst)
         return True
 
     def _matmul_jvp(self, row, tan) -> bool:
         """The forward-mode twin of :meth:`_matmul_vjp`: tA B + A tB into the buffer."""
         dst = tan[row]
         ok, (ka, a, A), (kb, b, B) = self._matmul_operands(row, dst.dtype)
-        if not ok:
-            return False
         plan = self.plan
+        if not ok or any(kind == "row" and plan.active[v] and _marked(tan[v])
+                         for kind, v in plan.operands[row]):
+            return False
         first = True
         if ka == "row" and plan.active[a]:
             np.matmul(tan[a], B, out=dst)
@@ -413,6 +423,7 @@ class Program:
                 c = np.matmul(tB, A.T if A.ndim == 2 else A, out=dst if first else None)
             if not first:
                 dst += c
+        np.add(dst, 0.0, out=dst)
         return True
 
     def _eager_vjp(self, row, cot, touched):
@@ -441,8 +452,11 @@ class Program:
                 c = c.real
             if sz is None:
                 np.add(dst, c, out=dst)
+                np.add(dst, 0.0, out=dst)  # reached: a -0.0 sum is no longer a mark
             else:
-                np.add(dst, c, out=dst, where=~np.broadcast_to(sz, dst.shape))
+                keep = ~np.broadcast_to(sz, dst.shape)
+                np.add(dst, c, out=dst, where=keep)
+                np.add(dst, 0.0, out=dst, where=keep)
 
     # ---- forward mode ------------------------------------------------------------------
     def tangent(self, inputs, seeds):

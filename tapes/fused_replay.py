@@ -29,7 +29,7 @@ import numpy as np
 
 from adcore import GuardError, calls
 from adcore.tracing import Traced, value_of
-from adjit.lowering import lower
+from adjit.lowering import lower, numpy_cone
 from adjit.program import Program
 
 from .api import vjp as tapes_vjp
@@ -81,17 +81,24 @@ class FusedRecording:
         r = self.recording
         if self._program is None or self._program_of is not r.tape:
             self._program = None
-            plan = lower(r.tape)
-            program = Program(plan, r.out_index)
             self._guards = [g for g in r.tape.guards if g.func not in _SHAPE_QUERIES]
             guard_rows = {a.index for g in self._guards for a in _refs(g)}
+            plan = lower(r.tape, numpy_cone(r.tape, guard_rows))
+            program = Program(plan, r.out_index)
             program.prepare(guard_rows)
             self._program, self._program_of = program, r.tape
         return self._program
 
     # -- replay -------------------------------------------------------------------------
     def _nested(self, args) -> bool:
-        return any(isinstance(a, Traced) for a in args) or self.recording.out_index is None
+        """Answer with the Python replay: inside another derivative call (traced
+        arguments), for an output that does not depend on the inputs, and for complex
+        programs (complex values are never fused, and their derivatives follow the
+        engines' complex conventions, which the Python replay implements)."""
+        r = self.recording
+        return (any(isinstance(a, Traced) for a in args) or r.out_index is None
+                or any(d.kind == "c" for d in r.in_dtypes)
+                or np.result_type(value_of(r.out)).kind == "c")
 
     def _replay(self, args, defer_last=False) -> Program:
         """The program with every value computed at ``args`` (re-recorded if the recording
@@ -186,14 +193,18 @@ class FusedRecording:
         """(f(*args), the cotangents of the differentiated inputs for the output cotangent
         ``cotangent`` (shape of the output)): one reverse sweep."""
         with self._lock:
-            if self._nested(args):
+            args = tuple(args)
+            if self._nested(args) or np.iscomplexobj(cotangent):
                 if self.recording.out_index is None:
                     return self._constant(args)
                 out, pullback = tapes_vjp(lambda *d: self._call_with(args, d), *self._diff(args))
                 res = pullback(cotangent)
                 return out, res[0] if self.recording.single else res
-            program = self._replay(tuple(args))
+            program = self._replay(args)
             out = self._output(program)
+            if np.shape(cotangent) != np.shape(out):
+                raise ValueError(f"Recording.vjp: the cotangent has shape {np.shape(cotangent)}, "
+                                 f"the output {np.shape(out)}")
             seed = np.asarray(cotangent, dtype=np.float64).reshape((1,) + np.shape(out))
             grads = self._leaving(program.reverse(seed), 0)
             return out, grads[0] if self.recording.single else tuple(grads)
@@ -207,6 +218,16 @@ class FusedRecording:
             args = tuple(args)
             if r.single and not isinstance(tangents, (tuple, list)):
                 tangents = (tangents,)
+            if len(tangents) != len(r.in_shapes) or any(
+                    np.shape(t) != sh for t, sh in zip(tangents, r.in_shapes)):
+                raise ValueError(f"Recording.jvp: tangents of shapes "
+                                 f"{[np.shape(t) for t in tangents]} for inputs of shapes "
+                                 f"{r.in_shapes}")
+            if any(np.iscomplexobj(t) for t in tangents) or any(d.kind == "c" for d in r.in_dtypes):
+                raise NotImplementedError(
+                    "Recording.jvp: complex inputs or tangents are not supported by the fused "
+                    "replay (tapes holds no forward mode); use dualnum.jvp(f, primals, "
+                    "tangents), or Recording.vjp / jacobian in reverse mode")
             if self._nested(args):
                 if r.out_index is None:
                     return self._constant(args, tangent=True)
@@ -247,6 +268,7 @@ class FusedRecording:
 
     def _jac_reverse(self, program, out, m, chunk):
         r = self.recording
+        # each derivative in its input's dtype (float32 in, float32 out), computed in float64
         rows = [np.empty((m,) + s, dtype=d) for s, d in zip(r.in_shapes, r.in_dtypes)]
         for start in range(0, m, chunk):
             k = min(chunk, m - start)
@@ -265,7 +287,7 @@ class FusedRecording:
         jacs = []
         for which, (s, d) in enumerate(zip(r.in_shapes, r.in_dtypes)):
             n = int(np.prod(s, dtype=int))
-            cols = np.empty((n, m), dtype=np.result_type(d, np.float32))
+            cols = np.empty((n, m), dtype=d)
             for start in range(0, n, chunk):
                 k = min(chunk, n - start)
                 seeds = [np.zeros((k,) + t) for t in r.in_shapes]
@@ -276,10 +298,12 @@ class FusedRecording:
         return jacs
 
     def _leaving(self, grads, row):
-        """Buffers leave as new arrays in their input's dtype; ``-0.0`` (never reached)
+        """Buffers (float64) leave as new arrays in their input's dtype, as every compiled
+        recording's derivatives (float32 in, float32 out); ``-0.0`` (never reached)
         becomes ``0.0``."""
         dts = self.recording.in_dtypes
-        return [(g[row] if row is not None else g) + np.zeros((), d) for g, d in zip(grads, dts)]
+        return [((g[row] if row is not None else g) + 0.0).astype(d, copy=False)
+                for g, d in zip(grads, dts)]
 
     def summary(self) -> str:
         plan = self.plan

@@ -82,3 +82,29 @@ def test_ad_type_names_carry_the_code_tag():
     assert len(tag) == 10 and int(tag, 16) >= 0
     assert tag in dual.DualType(3).name and tag in dual.DualArrayType(3).name
     assert tag in tape.ActiveType().name and tag in tape.ActiveArrayType().name
+
+
+def test_an_index_naming_a_module_that_moved_is_a_cache_miss(tmp_path):
+    """After an upgrade that moved a module (dualnum.numba_dual -> adjit.dual), a cached
+    index pickled with the old types must read as empty (numba recompiles), not raise."""
+    import pickle
+    import sys
+    import types
+
+    import numba
+    from numba.core import caching
+
+    from adjit import scalar_rules  # noqa: F401  (installs the locator and the tolerance)
+    gone = types.ModuleType("fwdrev_gone_module")
+    exec("class Old:\n    pass\n", gone.__dict__)
+    gone.Old.__module__ = "fwdrev_gone_module"
+    sys.modules["fwdrev_gone_module"] = gone
+    try:
+        payload = pickle.dumps((("stamp",), {("sig",): gone.Old()}))
+    finally:
+        del sys.modules["fwdrev_gone_module"]
+    cache = caching.IndexDataCacheFile(str(tmp_path), "f-1.py311", ("stamp",))
+    with open(cache._index_path, "wb") as fh:
+        pickle.dump(numba.__version__, fh, protocol=-1)
+        fh.write(payload)
+    assert cache._load_index() == {}
