@@ -86,11 +86,9 @@ def source(layout: GroupLayout, digest: str) -> str:
         "from adcore import registry as _reg", "from adjit import scalar_rules as _nr",
         "",
     ]
-    nargs = {}
     for name in names:
         c = code[name]
         op = _op(name)
-        nargs[name] = op.nargs
         lines.append(f"_r{c} = _nr.scalar_rule(_reg.get_op({name!r}))")
         lines.append(f"primal_{c} = _r{c}.primal")
         rule = nr.scalar_rule(op)
@@ -338,6 +336,22 @@ def _op(name):
     return registry.get_op(name)
 
 
+_DIGEST = None
+
+
+def _digest() -> str:
+    """What a generated kernel depends on besides its own text: the registry's rules, the
+    scalar-rule wrappers they are compiled with (:func:`adjit.scalar_rules.code_tag`) and
+    this generator. numba's ``cache=True`` does not track callees, so any of them changing
+    must change the module's name."""
+    global _DIGEST
+    if _DIGEST is None:
+        with open(__file__, "rb") as fh:
+            here = hashlib.sha1(fh.read()).hexdigest()[:8]
+        _DIGEST = f"{nr.registry_fingerprint(nr.elementwise_ops())}-{nr.code_tag()}-{here}"
+    return _DIGEST
+
+
 def kernels(layout: GroupLayout):
     """The loaded module (``forward``, ``reverse``, ``tangent``) for a group layout: from
     memory, else from the on-disk cache, else generated (numba compiles each kernel on its
@@ -347,7 +361,7 @@ def kernels(layout: GroupLayout):
         mod = _modules.get(key)
         if mod is not None:
             return mod
-        digest = nr.registry_fingerprint(nr.elementwise_ops())
+        digest = _digest()
         src = source(layout, digest)
         name = "_fwdrev_fused_" + hashlib.sha1((digest + src).encode()).hexdigest()[:16]
         mod = nr.load_generated(name, src)

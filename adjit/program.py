@@ -34,6 +34,14 @@ def _marked(a) -> bool:
     return a.dtype.kind == "f" and bool(np.any(np.signbit(a) & (a == 0)))
 
 
+def _as_view(buf, shape):
+    """``buf`` seen with ``shape`` -- a view, never a copy: kernels write into it (setting
+    ``.shape`` raises where ``reshape`` would silently copy)."""
+    view = buf.view()
+    view.shape = shape
+    return view
+
+
 def _pad(shape, nd):
     return (1,) * (nd - len(shape)) + tuple(shape)
 
@@ -103,7 +111,7 @@ class _Group:
         array, bound anew at every call."""
         if self._ext is not None:
             return self._ext
-        ext = [self._const[j] if kind == "const" else program.values[v].reshape(self.ext_pad[j])
+        ext = [self._const[j] if kind == "const" else _as_view(program.values[v], self.ext_pad[j])
                for j, (kind, v) in enumerate(self.ext_refs)]
         if not any(kind == "row" and program.root[v] in program.plan.inputs
                    for kind, v in self.ext_refs):
@@ -115,10 +123,10 @@ class _Group:
         for k directions: views of the program's buffers for k, made once."""
         args = self._rev_args.get(k)
         if args is None:
-            go = [cot[r].reshape((k,) + self.dims) if cot[r] is not None
+            go = [_as_view(cot[r], (k,) + self.dims) if cot[r] is not None
                   else np.full((k,) + self.dims, -0.0) for r in self.out_rows]
             gred = np.full((k, max(len(self.red_rows), 1)), -0.0)
-            gext = [cot[self.ext_refs[j][1]].reshape((k,) + self.ext_pad[j])
+            gext = [_as_view(cot[self.ext_refs[j][1]], (k,) + self.ext_pad[j])
                     for j in self.active_ext]
             args = self._rev_args[k] = (go, gred, gext)
         return args
@@ -126,7 +134,7 @@ class _Group:
     def forward(self, program):
         outs = self._outs
         if outs is None:
-            outs = self._outs = [program.values[r].reshape(self.dims) for r in self.out_rows]
+            outs = self._outs = [_as_view(program.values[r], self.dims) for r in self.out_rows]
         self.mod.forward(*self.ext_values(program), *self.scalars, *outs, self.red, *self.dims)
         for m, row in enumerate(self.red_rows):
             program.values[row][...] = self.red[m] * self.red_scale[m]
@@ -147,9 +155,10 @@ class _Group:
             program.values[row][...] = self.red[m] * self.red_scale[m]
 
     def tangent(self, program, k, tan):
-        text = [tan[self.ext_refs[j][1]].reshape((k,) + self.ext_pad[j]) for j in self.active_ext]
-        outs = [program.values[r].reshape(self.dims) for r in self.out_rows]
-        touts = [tan[r].reshape((k,) + self.dims) if program.plan.active[r]
+        text = [_as_view(tan[self.ext_refs[j][1]], (k,) + self.ext_pad[j])
+                for j in self.active_ext]
+        outs = [_as_view(program.values[r], self.dims) for r in self.out_rows]
+        touts = [_as_view(tan[r], (k,) + self.dims) if program.plan.active[r]
                  else np.empty((k,) + self.dims) for r in self.out_rows]
         tred = np.full((k, max(len(self.red_rows), 1)), -0.0)
         kernel = self.mod.tangent1 if k == 1 else self.mod.tangent
@@ -501,7 +510,6 @@ class Program:
         if dst.dtype.kind != "c" and t.dtype.kind == "c":
             t = t.real
         dst[...] = t
-        if sz is not None:
+        np.add(dst, 0.0, out=dst)  # a reached zero is +0.0 (-1 * 0 is no mark) ...
+        if sz is not None:  # ... and the structural zeros are marks
             np.copyto(dst, -0.0, where=np.broadcast_to(sz, dst.shape))
-        else:
-            np.copyto(dst, 0.0, where=(dst == 0))  # a reached zero is +0.0

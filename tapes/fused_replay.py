@@ -56,6 +56,7 @@ class FusedRecording:
         self._lock = threading.RLock()
         self._program = None
         self._program_of = None
+        self._complex_of = None
 
     # -- what was recorded ------------------------------------------------------------
     @property
@@ -75,7 +76,9 @@ class FusedRecording:
 
     @property
     def plan(self):
-        return self._bound().plan
+        """The lowered program (:class:`adjit.lowering.Plan`) of the current recording."""
+        with self._lock:
+            return self._bound().plan
 
     def _bound(self) -> Program:
         r = self.recording
@@ -96,9 +99,10 @@ class FusedRecording:
         programs (complex values are never fused, and their derivatives follow the
         engines' complex conventions, which the Python replay implements)."""
         r = self.recording
-        return (any(isinstance(a, Traced) for a in args) or r.out_index is None
-                or any(d.kind == "c" for d in r.in_dtypes)
-                or np.result_type(value_of(r.out)).kind == "c")
+        if self._complex_of is not r.tape:  # complex anywhere: inputs, output, intermediates
+            self._complex = any(np.iscomplexobj(value_of(v)) for v in r.tape.out_of)
+            self._complex_of = r.tape
+        return any(isinstance(a, Traced) for a in args) or r.out_index is None or self._complex
 
     def _replay(self, args, defer_last=False) -> Program:
         """The program with every value computed at ``args`` (re-recorded if the recording
@@ -206,7 +210,7 @@ class FusedRecording:
                 raise ValueError(f"Recording.vjp: the cotangent has shape {np.shape(cotangent)}, "
                                  f"the output {np.shape(out)}")
             seed = np.asarray(cotangent, dtype=np.float64).reshape((1,) + np.shape(out))
-            grads = self._leaving(program.reverse(seed), 0)
+            grads = self._leaving(program.reverse(seed), 0, gradient=False)
             return out, grads[0] if self.recording.single else tuple(grads)
 
     def jvp(self, args, tangents):
@@ -268,13 +272,14 @@ class FusedRecording:
 
     def _jac_reverse(self, program, out, m, chunk):
         r = self.recording
-        # each derivative in its input's dtype (float32 in, float32 out), computed in float64
-        rows = [np.empty((m,) + s, dtype=d) for s, d in zip(r.in_shapes, r.in_dtypes)]
+        rows = [np.empty((m,) + s, dtype=d)
+                for s, d in zip(r.in_shapes, self._derivative_dtypes(False))]
         for start in range(0, m, chunk):
             k = min(chunk, m - start)
             seed = np.zeros((k, m))
             seed[np.arange(k), start + np.arange(k)] = 1.0
-            grads = self._leaving(program.reverse(seed.reshape((k,) + np.shape(out))), None)
+            grads = self._leaving(program.reverse(seed.reshape((k,) + np.shape(out))), None,
+                                  gradient=False)
             for dst, g in zip(rows, grads):
                 dst[start:start + k] = g
         return [j.reshape(np.shape(out) + s) for j, s in zip(rows, r.in_shapes)]
@@ -285,7 +290,7 @@ class FusedRecording:
         shape_out = np.shape(out)
         m = int(np.size(out))
         jacs = []
-        for which, (s, d) in enumerate(zip(r.in_shapes, r.in_dtypes)):
+        for which, (s, d) in enumerate(zip(r.in_shapes, self._derivative_dtypes(False))):
             n = int(np.prod(s, dtype=int))
             cols = np.empty((n, m), dtype=d)
             for start in range(0, n, chunk):
@@ -297,11 +302,20 @@ class FusedRecording:
             jacs.append(np.ascontiguousarray(cols.T).reshape(shape_out + s))
         return jacs
 
-    def _leaving(self, grads, row):
-        """Buffers (float64) leave as new arrays in their input's dtype, as every compiled
-        recording's derivatives (float32 in, float32 out); ``-0.0`` (never reached)
-        becomes ``0.0``."""
-        dts = self.recording.in_dtypes
+    def _derivative_dtypes(self, gradient):
+        """A gradient has its input's dtype (as :meth:`tapes.replay.Recording.gradient`);
+        a Jacobian or VJP the result type of input and output (float32 in, float32 out;
+        float32 in, float64 out: float64), as the engines'."""
+        r = self.recording
+        if gradient:
+            return r.in_dtypes
+        out = np.result_type(value_of(r.out))
+        return [np.result_type(d, out) for d in r.in_dtypes]
+
+    def _leaving(self, grads, row, gradient=True):
+        """Buffers (float64) leave as new arrays in the derivatives' dtypes; ``-0.0``
+        (never reached) becomes ``0.0``. ``row``: one direction, or None for all."""
+        dts = self._derivative_dtypes(gradient)
         return [((g[row] if row is not None else g) + 0.0).astype(d, copy=False)
                 for g, d in zip(grads, dts)]
 

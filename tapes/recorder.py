@@ -56,7 +56,15 @@ def record(f, *args, argnums=0, on_guard_failure="rerecord", compiled=False):
         scalar = all(np.size(v) <= 1 for v in recording.tape.out_of)
         compiled = "scalar" if scalar else "fused"
     if compiled == "scalar":
+        from adjit.scalar_rules import JitUnsupportedError
+
         from .compiled import CompiledRecording
-        return CompiledRecording(f, args, argnums, on_guard_failure, recording=recording)
+        try:
+            return CompiledRecording(f, args, argnums, on_guard_failure, recording=recording)
+        except JitUnsupportedError:
+            if recording is None:  # asked for "scalar": its refusal, naming the op
+                raise
+            # compiled=True: a scalar program with an op the flat layout lacks (a 1x1
+            # matmul) is fused instead
     from .fused_replay import FusedRecording
     return FusedRecording(f, args, argnums, on_guard_failure, recording=recording)

@@ -383,3 +383,75 @@ def test_fused_sums_are_compensated():
     big = np.random.default_rng(0).normal(1e8, 1.0, 100_000)
     g = lambda v: np.mean((v - 1e8) * (v - 1e8))  # noqa: E731
     assert tapes.record(g, big, compiled="fused").value(big) == pytest.approx(g(big), rel=1e-12)
+
+
+@pytest.mark.parametrize("name,inputs", SPECIAL, ids=[f"{n}{i}" for n, i in SPECIAL])
+def test_kinks_and_singular_points_in_forward_mode(name, inputs):
+    """The same points in forward mode, with negative and zero seeds, after an eager step
+    (the guard's cone runs in NumPy) so marks cross a step boundary: as dualnum.jvp."""
+    op = adcore.get_op(name)
+    n = len(inputs)
+
+    def fn(*xs):
+        ys = [x * x if x.dtype == np.float64 else x for x in xs]  # eager: a guard reads it
+        if np.all(ys[0] < 1e300):
+            pass
+        return adcore.apply(op, *[np.sign(x) * np.sqrt(y) for x, y in zip(xs, ys)])
+
+    args = tuple(np.full(3, float(v)) for v in inputs)
+    seeds = tuple(np.array([-1.0, 0.0, 1.0]) for _ in range(n))
+    rec = FusedRecording(fn, tuple(np.full(3, 0.5) + i for i in range(n)),
+                         argnums=tuple(range(n)))
+    got = rec.jvp(args, seeds)[1]
+    want = dualnum.jvp(fn, args, seeds)[1]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_complex_intermediates_in_a_real_program():
+    f = lambda x: np.real(np.sqrt(x + 0j)) * 1.0  # noqa: E731
+    x = np.array([0.0, 1.0])
+    rec = tapes.record(f, x + 1.0, compiled="fused")
+    np.testing.assert_array_equal(rec.jacobian(x, mode="reverse"), tapes.jacobian(f)(x))
+    np.testing.assert_array_equal(rec.jacobian(x, mode="forward"), dualnum.jacobian(f)(x))
+
+
+def test_mixed_precision_derivatives_have_the_engines_dtypes():
+    w = np.linspace(0.5, 1.5, 3)
+    f = lambda x: np.tanh(x * w)  # float32 in, float64 out  # noqa: E731
+    x = np.array([0.1, 0.2, 0.3], np.float32)
+    rec = tapes.record(f, x, compiled="fused")
+    assert rec.jacobian(x).dtype == tapes.jacobian(f)(x).dtype == np.float64
+    assert rec.vjp((x,), np.ones(3))[1].dtype == tapes.vjp(f, x)[1](np.ones(3))[0].dtype
+    g = lambda x: np.sum(np.tanh(x * w))  # noqa: E731
+    assert tapes.record(g, x, compiled="fused").gradient(x).dtype == np.float32
+
+
+def test_compiled_true_on_a_scalar_program_with_matmul_is_fused():
+    W = np.array([[2.0]])
+    f = lambda x: np.sum(x.reshape(1, 1) @ W) * x[0]  # noqa: E731
+    rec = tapes.record(f, np.array([1.5]), compiled=True)
+    np.testing.assert_allclose(rec.gradient(np.array([3.0])), [12.0])
+    with pytest.raises(adcore.UnsupportedOpError, match="matmul"):
+        tapes.record(f, np.array([1.5]), compiled="scalar")
+
+
+def test_inputs_rebound_at_every_call_and_partial_chunks():
+    """Buffers and kernel arguments are reused across calls: a, b, a non-contiguous
+    array, then a again must each give their own answer; chunks that do not divide the
+    directions (7 = 3 + 3 + 1) use the k = 1 and k > 1 kernels side by side."""
+    def f(x):
+        return np.tanh(x[:-1] * x[1:]) * np.exp(x[0])
+
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(8), rng.standard_normal(8)
+    c = rng.standard_normal(16)[::2]
+    rec = tapes.record(f, a, compiled="fused")
+    for x in (a, b, c, a, c, b):
+        want = tapes.jacobian(f)(x)
+        for mode in ("forward", "reverse"):
+            np.testing.assert_allclose(rec.jacobian(x, mode=mode, chunk=3), want,
+                                       rtol=1e-12, atol=1e-14)
+        s = lambda x: np.sum(f(x))  # noqa: E731
+        value, grad = tapes.record(s, a, compiled="fused").value_and_gradient(x)
+        assert value == pytest.approx(s(x), rel=1e-13)
+        np.testing.assert_allclose(grad, tapes.grad(s)(x), rtol=1e-12)
