@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from adcore import Traced, calls, value_of
+from adcore import calls, value_of
 from adcore.linear import sz_of_seed
 
 from .tape import ReverseTrace, Tracer

@@ -16,13 +16,13 @@ import threading
 
 import numpy as np
 
-from adcore import GuardError, calls
+from adcore import calls
 from adcore.errors import NonScalarOutputError
 from adcore.tracing import value_of
 from adjit.flat_replay import FlatTape
 
 from .api import jacobian_from_tape, njit_tape, sweep
-from .replay import Recording, _equal_values, _same, init_options
+from .replay import Recording, RecordingWrapper, _equal_values, _same, init_options
 from .tape import _Ref
 
 
@@ -52,7 +52,7 @@ class _PythonAnswer:
         return [np.asarray(j).astype(d) for j, d in zip(jacs, self.flat.in_dtypes)]
 
 
-class CompiledRecording:
+class CompiledRecording(RecordingWrapper):
     """:class:`~tapes.replay.Recording` with a compiled replay (see
     :mod:`adjit.flat_replay`).
 
@@ -87,17 +87,6 @@ class CompiledRecording:
                              ref_type=_Ref, same=_same)
         self._recorded_x = self._x(r.args)
 
-    @property
-    def on_guard_failure(self):
-        return self.recording.on_guard_failure
-
-    @property
-    def rerecords(self):
-        return self.recording.rerecords
-
-    @property
-    def tape(self):
-        return self.recording.tape
 
     @property
     def entries(self) -> int:
@@ -121,11 +110,7 @@ class CompiledRecording:
         """The flat tape after a forward sweep at ``args`` (re-recorded if needed); the
         caller holds ``self._lock``."""
         r = self.recording
-        if len(args) != len(r._snaps):
-            raise TypeError(f"tapes.record: the function was recorded with {len(r._snaps)} "
-                            f"argument(s), got {len(args)}; record it again")
-        args = r._check(args)
-        why = r._unchanged(args)
+        args, why = r.checked(args)
         if why is None and self.flat is None:
             why = "the last recording could not be compiled"
         if why is not None:
@@ -142,14 +127,8 @@ class CompiledRecording:
 
     def _retrace(self, args, why):
         r = self.recording
-        if r.on_guard_failure == "raise" and r._valid and self.flat is not None:
-            raise GuardError(
-                f"tapes.record: the recorded tape does not hold at the new input ({why}): the "
-                "function would take a different branch. Record again at this input, or create "
-                "the recording with on_guard_failure='rerecord'.")
-        self.flat = None
-        r._record(args)  # if f raises: the recording stays stale, the next call re-records
-        r.rerecords += 1
+        r.rerecord(args, why, raise_ok=self.flat is not None)
+        self.flat = None  # if f raised: no flat tape, the next call records again
         self._flatten()
         if self.flat.forward(self._x(args)) is not None:
             # the float64 sweep disagrees with a decision f took at this very input: answer

@@ -27,13 +27,13 @@ import threading
 
 import numpy as np
 
-from adcore import GuardError, calls
+from adcore import calls
 from adcore.tracing import Traced, value_of
 from adjit.lowering import lower, numpy_cone
 from adjit.program import Program
 
 from .api import vjp as tapes_vjp
-from .replay import Recording, _same
+from .replay import Recording, RecordingWrapper, _same
 from .tape import _Ref
 
 # decisions on shapes only: a plan is built for fixed input shapes (checked before replay)
@@ -42,7 +42,7 @@ _SHAPE_QUERIES = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, n
 CHUNK_ENTRIES = 1 << 23
 
 
-class FusedRecording:
+class FusedRecording(RecordingWrapper):
     """A recording replayed as fused compiled kernels (see the module docstring).
 
     ``len(rec)`` counts the recorded ops; ``rec.plan`` is the lowered program (its
@@ -59,14 +59,6 @@ class FusedRecording:
         self._complex_of = None
 
     # -- what was recorded ------------------------------------------------------------
-    @property
-    def rerecords(self):
-        return self.recording.rerecords
-
-    @property
-    def tape(self):
-        return self.recording.tape
-
     def __len__(self):
         return len(self.recording)
 
@@ -110,11 +102,7 @@ class FusedRecording:
         computes the last group's reductions itself (:meth:`adjit.program.Program.forward`).
         The caller holds ``self._lock``."""
         r = self.recording
-        if len(args) != len(r._snaps):
-            raise TypeError(f"tapes.record: the function was recorded with {len(r._snaps)} "
-                            f"argument(s), got {len(args)}; record it again")
-        args = r._check(args)
-        why = r._unchanged(args)
+        args, why = r.checked(args)
         if why is not None:
             return self._retrace(args, why)
         program = self._bound()
@@ -132,14 +120,8 @@ class FusedRecording:
 
     def _retrace(self, args, why) -> Program:
         r = self.recording
-        if r.on_guard_failure == "raise" and r._valid:
-            raise GuardError(
-                f"tapes.record: the recorded tape does not hold at the new input ({why}): the "
-                "function would take a different branch. Record again at this input, or create "
-                "the recording with on_guard_failure='rerecord'.")
         self._program = None
-        r._record(args)  # if f raises: the recording stays stale, the next call re-records
-        r.rerecords += 1
+        r.rerecord(args, why)
         program = self._bound()
         program.forward([args[a] for a in r.argnums])
         return program

@@ -95,6 +95,23 @@ def _matches(a, snap) -> bool:
         return False
 
 
+class RecordingWrapper:
+    """What a compiled replay of a :class:`Recording` (``self.recording``) shares with it:
+    its options, its tape and its count of re-recordings."""
+
+    @property
+    def on_guard_failure(self):
+        return self.recording.on_guard_failure
+
+    @property
+    def rerecords(self):
+        return self.recording.rerecords
+
+    @property
+    def tape(self):
+        return self.recording.tape
+
+
 def init_options(rec, f, args, argnums, on_guard_failure):
     """The attributes every kind of recording shares, validated once."""
     if on_guard_failure not in ("rerecord", "raise"):
@@ -177,14 +194,33 @@ class Recording:
                 return f"the array recorded as argument {i} was changed in place"
         return None
 
-    def _replayed(self, args):
-        """(tape, out, out_index) at ``args``: replayed, or re-recorded if a guard fails.
-        The caller holds ``self._lock``."""
+    def checked(self, args):
+        """(args, why): the arguments checked and converted as when recording, and None if
+        they fit the current recording, else why not (the replay must re-record)."""
         if len(args) != len(self._snaps):
             raise TypeError(f"tapes.record: the function was recorded with {len(self._snaps)} "
                             f"argument(s), got {len(args)}; record it again")
         args = self._check(args)
-        why = self._unchanged(args)
+        return args, self._unchanged(args)
+
+    def rerecord(self, args, why, raise_ok=True):
+        """Record again at ``args`` because the recording does not hold there (``why``), or
+        raise :class:`adcore.GuardError` with ``on_guard_failure="raise"`` (and
+        ``raise_ok``: a compiled wrapper whose own layout is valid). If ``f`` raises, the
+        recording stays stale and the next call records again."""
+        if self.on_guard_failure == "raise" and self._valid and raise_ok:
+            raise GuardError(
+                f"tapes.record: the recorded tape does not hold at the new input ({why}): the "
+                "function would take a different branch. Record again at this input, or create "
+                "the recording with on_guard_failure='rerecord'."
+            )
+        self._record(args)
+        self.rerecords += 1
+
+    def _replayed(self, args):
+        """(tape, out, out_index) at ``args``: replayed, or re-recorded if a guard fails.
+        The caller holds ``self._lock``."""
+        args, why = self.checked(args)
         if why is not None:
             return self._retrace(args, why)
         new = Tape()
@@ -232,14 +268,7 @@ class Recording:
         return new, out, self.out_index
 
     def _retrace(self, args, why):
-        if self.on_guard_failure == "raise" and self._valid:
-            raise GuardError(
-                f"tapes.record: the recorded tape does not hold at the new input ({why}): the "
-                "function would take a different branch. Record again at this input, or create "
-                "the recording with on_guard_failure='rerecord'."
-            )
-        self._record(args)
-        self.rerecords += 1
+        self.rerecord(args, why)
         return self.tape, self.out, self.out_index
 
     def value(self, *args):

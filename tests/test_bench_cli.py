@@ -218,7 +218,7 @@ def test_smoke_suite_runs_end_to_end(tmp_path, capsys):
     headers, results = records.read(outdir / "smoke.jsonl")
     assert headers[0]["argv"][:2] == ["fwdrev", "run"]
     engines_seen = {r["engine"] for r in results}
-    assert engines_seen == {"forward", "reverse", "fd"}
+    assert engines_seen == {"forward", "reverse", "fd", "forward-fused", "reverse-fused"}
     assert {r["problem"] for r in results} == {
         "tanh-net", "rosenbrock", "logreg", "mlp-loss", "logistic-map", "layer-chain",
         "lecture", "homework"}
