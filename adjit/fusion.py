@@ -201,6 +201,8 @@ def _reverse(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
               f"def reverse{suffix}({', '.join(args)}):"]
     R = len(L.reductions)
     lines += _sum_init(R)
+    if suffix == "1":
+        lines += [f"    gr{m} = gred[0, {m}]" for m in range(R)]
     body, pad = loops(1)
     lines += body + values(pad) + partials(pad, edge)
     # the run's reductions again (free here): a gradient can skip the last group's forward
@@ -219,7 +221,9 @@ def _reverse(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
                       q + f"    g{p} += t", q + f"    h{p} = True"]
     for m, p in enumerate(L.reductions):
         if L.active[p]:
-            lines += [q + f"t = gred[j, {m}]",
+            # k = 1: read once before the loop (the stores into ge may alias gred for
+            # all the compiler knows, so a read inside would be repeated per entry)
+            lines += [q + (f"t = gr{m}" if suffix == "1" else f"t = gred[j, {m}]"),
                       q + "if not _unreached(t):",
                       q + f"    g{p} += t", q + f"    h{p} = True"]
     for p in reversed(range(len(L.nodes))):

@@ -42,6 +42,27 @@ def _as_view(buf, shape):
     return view
 
 
+def _marks(a):
+    """The unreached entries of a real buffer (a bool array), or None if there are none."""
+    if a.dtype.kind != "f":
+        return None
+    marks = np.signbit(a) & (a == 0)
+    return marks if marks.any() else None
+
+
+def _matmul_dead(marks, left, nda, ndb, shape):
+    """Where a matmul cotangent is unreached, from the marks of ``g`` (see
+    :meth:`Program._matmul_vjp`); None if nowhere."""
+    if left:  # dA: g's row (B a matrix) or g's entry (B a vector: an outer product)
+        dead = np.all(marks, axis=-1)[..., None] if ndb == 2 else marks[..., None]
+    elif nda == 2:  # dB: g's column (B a matrix) or g's row (g @ A, B a vector)
+        dead = np.all(marks, axis=-2)[..., None, :] if ndb == 2 else np.all(marks, axis=-1)[:, None]
+    else:  # A a vector: outer products again
+        dead = marks[:, None, :] if ndb == 2 else marks[:, None]
+    dead = np.broadcast_to(dead, shape)
+    return dead if dead.any() else None
+
+
 def _pad(shape, nd):
     return (1,) * (nd - len(shape)) + tuple(shape)
 
@@ -218,6 +239,7 @@ class Program:
         #: entries of one direction's (co)tangents: what a chunk of k directions costs / k
         self.entries = sum(int(np.prod(s, dtype=int)) for s in plan.shapes)
         self._views = [s for s in steps if isinstance(s, View)]
+        self._input_set = frozenset(plan.inputs)
         self._owned = {i: True for i in plan.inputs}
         self._groups = {}
         self._cots = {}
@@ -381,12 +403,25 @@ class Program:
     def _matmul_vjp(self, row, cot, touched) -> bool:
         """matmul of matrices and vectors, k cotangents at once: each operand's cotangent is
         one BLAS call (or one outer product), written straight into its buffer when nothing
-        else has reached it yet, else added. False: not this case (the eager rule runs)."""
+        else has reached it yet, else added. False: not this case (the eager rule runs).
+
+        Unreached entries of the cotangent (``-0.0``) are zeros to BLAS, which is exact
+        when the other operand is finite (0 * inf is the one product a structural zero
+        must not make); the result's unreached entries are then those the engines' rule
+        gives (:func:`adcore.ops_structural._matmul_vjp_sz`): a row of ``dA`` whose row of
+        ``g`` is all unreached, a column of ``dB`` whose column of ``g`` is."""
         g = cot[row]
         ok, (ka, a, A), (kb, b, B) = self._matmul_operands(row, g.dtype)
-        if not ok or _marked(g):
-            return False  # unreached entries need the eager rule's structural zeros
+        if not ok:
+            return False
+        marks = _marks(g)
         plan = self.plan
+        for kind, v, left in ((ka, a, True), (kb, b, False)):
+            if kind != "row" or not plan.active[v]:
+                continue
+            other = B if left else A
+            if marks is not None and not np.all(np.isfinite(other)):
+                return False  # (before any write: the eager rule then does both operands)
         for kind, v, left in ((ka, a, True), (kb, b, False)):
             if kind != "row" or not plan.active[v]:
                 continue
@@ -403,28 +438,46 @@ class Program:
             else:
                 c = (np.multiply(A[:, None], g[:, None, :], out=out) if B.ndim == 2
                      else np.multiply(g[:, None], A, out=out))
+            # an input's cotangent is read by no step (it leaves with + 0.0): marks there
+            # would only cost passes over the buffer
+            marked = self.root[v] not in self._input_set
+            dead = (None if marks is None or not marked
+                    else _matmul_dead(marks, left, A.ndim, B.ndim, dst.shape))
             if fresh:
                 touched.add(v)
-                np.add(dst, 0.0, out=dst)  # every entry reached: no -0.0 left as a mark
+                if marked:
+                    np.add(dst, 0.0, out=dst)  # reached entries: no -0.0 left as a mark
+                if dead is not None:
+                    np.copyto(dst, -0.0, where=dead)
             else:
                 self.claim(v, cot, touched)
-                dst += c
-                np.add(dst, 0.0, out=dst)
+                keep = True if dead is None else ~dead
+                np.add(dst, c, out=dst, where=keep)
+                if marked:
+                    np.add(dst, 0.0, out=dst, where=keep)
         return True
 
     def _matmul_jvp(self, row, tan) -> bool:
-        """The forward-mode twin of :meth:`_matmul_vjp`: tA B + A tB into the buffer."""
+        """The forward-mode twin of :meth:`_matmul_vjp`: tA B + A tB into the buffer; an
+        output entry is unreached where the engines' rule says
+        (:func:`adcore.ops_structural._matmul_jvp_sz`): its row of tA and its column of tB
+        all unreached."""
         dst = tan[row]
         ok, (ka, a, A), (kb, b, B) = self._matmul_operands(row, dst.dtype)
-        plan = self.plan
-        if not ok or any(kind == "row" and plan.active[v] and _marked(tan[v])
-                         for kind, v in plan.operands[row]):
+        if not ok:
             return False
+        plan = self.plan
+        act_a, act_b = ka == "row" and plan.active[a], kb == "row" and plan.active[b]
+        ma = _marks(tan[a]) if act_a else None
+        mb = _marks(tan[b]) if act_b else None
+        if (ma is not None and not np.all(np.isfinite(B))) or (
+                mb is not None and not np.all(np.isfinite(A))):
+            return False  # 0 * inf: the eager rule's structural zeros
         first = True
-        if ka == "row" and plan.active[a]:
+        if act_a:
             np.matmul(tan[a], B, out=dst)
             first = False
-        if kb == "row" and plan.active[b]:
+        if act_b:
             tB = tan[b]
             if B.ndim == 2:
                 c = np.matmul(A, tB, out=dst if first else None)
@@ -433,6 +486,18 @@ class Program:
             if not first:
                 dst += c
         np.add(dst, 0.0, out=dst)
+        if (act_a and ma is None) or (act_b and mb is None):
+            return True  # a direction with no unreached entries: the output is reached
+        k = dst.shape[0]
+        dead = True
+        if act_a:
+            dead = np.all(ma if A.ndim == 2 else ma[:, None, :], axis=-1, keepdims=True)
+        if act_b:
+            dead = dead & np.all(mb if B.ndim == 2 else mb[..., None], axis=-2, keepdims=True)
+        full = (k, A.shape[0] if A.ndim == 2 else 1, B.shape[1] if B.ndim == 2 else 1)
+        dead = np.reshape(np.broadcast_to(dead, full), dst.shape)
+        if dead.any():
+            np.copyto(dst, -0.0, where=dead)
         return True
 
     def _eager_vjp(self, row, cot, touched):
