@@ -63,6 +63,7 @@ class GroupLayout:
     outs: list
     reductions: list
     special: list
+    write_order: list = dataclasses.field(default_factory=list)
 
     def key(self) -> str:
         return repr(dataclasses.astuple(self))
@@ -241,7 +242,9 @@ def _reverse(L, suffix, loop, ext_args, sc_args, active_ext, dims, values, parti
         if inner:
             lines.append(q + f"if h{p}:")
             lines += [q + "    " + s for s in inner]
-    for j in active_ext:
+    # in address order (L.write_order): shifted views of one buffer (x[:-1], x[1:]) then
+    # update each entry in the order the next iteration reads it back
+    for j in (L.write_order or active_ext):
         flags = L.ext[j][0]
         lines += [q + f"if w{j}:", q + f"    ge{j}[{_idx(flags, 'j')}] += c{j} + 0.0"]
     lines += _sum_done(R)

@@ -165,10 +165,15 @@ def lower(tape, numpy_rows=frozenset()) -> Plan:
     standin = {}  # row -> an unwritten array laid out as the program's buffer for it
     producer = {}  # row -> the Fused step that computes it (through views, too)
     current = None
+    same_view = {}  # (source, op, params) -> the first row that took that view
+    alias = {}  # a repeated view (x[:-1] written twice) -> its first row: one kernel operand
     for i in range(n):
         op = ops[i]
         if i in inputs:
             continue
+        if alias:
+            operands[i] = [("row", alias.get(v, v)) if kind == "row" else (kind, v)
+                           for kind, v in operands[i]]
         ew = i not in numpy_rows and _ew_fusable(op, params[i], shapes[i], dtypes[i],
                                                   operands[i], shapes, dtypes)
         if ew:
@@ -196,6 +201,11 @@ def lower(tape, numpy_rows=frozenset()) -> Plan:
         if op is not None and op.name in VIEW_OPS and _is_view(op, params[i], operands[i],
                                                                shapes, dtypes, standin, i):
             src = operands[i][0][1]
+            key = (src, op.name, repr(sorted(params[i].items())))
+            if key in same_view:
+                alias[i] = same_view[key]
+            else:
+                same_view[key] = i
             plan.steps.append(View(i, src))
             if src in producer:
                 producer[i] = producer[src]

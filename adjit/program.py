@@ -63,6 +63,15 @@ def _matmul_dead(marks, left, nda, ndb, shape):
     return dead if dead.any() else None
 
 
+def _offset(program, row):
+    """(root, byte offset) of a row's buffer inside its root's: the order of addresses."""
+    root = program.root[row]
+    a, b = program.values[row], program.values[root]
+    if a is None or b is None:
+        return (root, 0)
+    return (root, a.__array_interface__["data"][0] - b.__array_interface__["data"][0])
+
+
 def _pad(shape, nd):
     return (1,) * (nd - len(shape)) + tuple(shape)
 
@@ -112,6 +121,9 @@ class _Group:
             active=[plan.active[row] for row in step.nodes],
             outs=[position[r] for r in self.out_rows],
             reductions=[position[src] for _, src, _ in step.reductions], special=special)
+        layout.write_order = sorted(
+            (j for j, (_, act) in enumerate(ext_flags) if act),
+            key=lambda j: _offset(program, self.ext_refs[j][1]))
         self.layout = layout
         self.mod = fusion.kernels(layout)
         self.active_ext = [j for j, (_, act) in enumerate(ext_flags) if act]
@@ -312,17 +324,22 @@ class Program:
         """The last step is a fused group whose only results are reductions, one of them
         the output: its reverse kernel computes them too, so a gradient need not run its
         forward (one pass over its operands instead of two)."""
-        last = self.steps[-1] if self.steps else None
+        last = self._last_computing()
         return (isinstance(last, Fused) and not self.group(last).out_rows
                 and self.output in self.group(last).red_rows
                 and not self.guard_rows & set(last.rows))  # guards read values first
+
+    def _last_computing(self):
+        """The last step that computes something (views after it cost nothing)."""
+        return next((s for s in reversed(self.steps) if not isinstance(s, View)), None)
 
     def forward(self, inputs, defer_last=False):
         """Values of every row at ``inputs`` (one array per tape input, in order); with
         ``defer_last`` (see :meth:`deferrable`) the last group's values are left to the
         reverse sweep."""
         self._bind_inputs(inputs)
-        steps = self.steps[:-1] if defer_last and self.deferrable() else self.steps
+        skip = self._last_computing() if defer_last and self.deferrable() else None
+        steps = [s for s in self.steps if s is not skip] if skip is not None else self.steps
         with np.errstate(all="ignore"):
             for step in steps:
                 if isinstance(step, Fused):
