@@ -71,11 +71,11 @@ from adcore.registry import ELEMENTWISE
 from adcore.tracing import Traced, value_of
 
 from . import scalar_rules as nr
+from .lowering import SHAPE_QUERIES
 
 ENTRY_BYTES = 2 + 8 + 16 + 8  # op, arg, par, val
 SHIFT = 4  # op = opcode << SHIFT | sz << 2 | mask
 # Decisions on shapes only: replay already requires the same input shapes.
-_SHAPE_QUERIES = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj}
 _CMPS = (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
 
 
@@ -584,7 +584,7 @@ class FlatTape:
         raise _unsupported(name)
 
     def _guard(self, b, g, slots):
-        if g.func in _SHAPE_QUERIES:
+        if g.func in SHAPE_QUERIES:
             return
         ref = self.ref_type
         refs_ok = all(isinstance(a, ref) or not isinstance(a, (list, tuple, dict))

@@ -36,6 +36,10 @@ import numpy as np
 
 from adcore.registry import ELEMENTWISE
 
+#: guards on shapes only: a compiled replay is built for fixed input shapes (checked before
+#: every replay), so these decisions cannot change and are not re-evaluated
+SHAPE_QUERIES = frozenset({np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj,
+                           np.isrealobj})
 #: structural ops whose result is a view of their operand (then set up once per plan)
 VIEW_OPS = frozenset({"getitem", "transpose", "reshape", "expand_dims", "squeeze"})
 #: reductions a fused group can end with: over every axis, optionally scaled (mean)

@@ -21,17 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from adcore import rules
-from adcore.linear import sz_clean
 
 from . import fusion
 from .lowering import Eager, Fused, View
 
 _F64 = np.dtype(np.float64)
-
-
-def _marked(a) -> bool:
-    """Some entry of a real (co)tangent buffer is ``-0.0``: not reached (a structural zero)."""
-    return a.dtype.kind == "f" and bool(np.any(np.signbit(a) & (a == 0)))
 
 
 def _as_view(buf, shape):
@@ -48,6 +42,14 @@ def _marks(a):
         return None
     marks = np.signbit(a) & (a == 0)
     return marks if marks.any() else None
+
+
+def _unmarked(a):
+    """``(a, marks)`` for an eager rule: its unreached entries as 0.0 and their mask (the
+    rule's structural zeros), or ``(a, None)`` when there are none (complex buffers carry
+    no marks)."""
+    marks = _marks(a)
+    return (a, None) if marks is None else (np.where(marks, 0.0, a), marks)
 
 
 def _matmul_dead(marks, left, nda, ndb, shape):
@@ -347,9 +349,6 @@ class Program:
                 elif isinstance(step, Eager):
                     self._eager_primal(step.row)
 
-    def value_of(self, row):
-        return self.values[row]
-
     # ---- buffers of (co)tangents -----------------------------------------------------
     def _buffers(self, store, k):
         bufs = store.get(k)
@@ -521,13 +520,7 @@ class Program:
         plan = self.plan
         if plan.ops[row].name == "matmul" and self._matmul_vjp(row, cot, touched):
             return
-        g = cot[row]
-        gsz = None
-        if g.dtype.kind == "f":  # complex cotangents carry no marks
-            never = (g == 0) & np.signbit(g)
-            gsz = sz_clean(never)
-            if gsz is not None:
-                g = np.where(never, 0.0, g)
+        g, gsz = _unmarked(cot[row])
         operands = plan.operands[row]
         needed = tuple(kind == "row" and plan.active[v] for kind, v in operands)
         primals = tuple(self.values[v] if kind == "row" else v for kind, v in operands)
@@ -576,10 +569,8 @@ class Program:
         tangents, szs = [], []
         for kind, v in operands:
             if kind == "row" and plan.active[v]:
-                t = tan[v]
-                never = (t == 0) & np.signbit(t) if t.dtype.kind == "f" else None
-                sz = sz_clean(never) if never is not None else None
-                tangents.append(np.where(never, 0.0, t) if sz is not None else t)
+                t, sz = _unmarked(tan[v])
+                tangents.append(t)
                 szs.append(sz)
             else:
                 tangents.append(None)

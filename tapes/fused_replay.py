@@ -29,15 +29,13 @@ import numpy as np
 
 from adcore import calls
 from adcore.tracing import Traced, value_of
-from adjit.lowering import lower, numpy_cone
+from adjit.lowering import SHAPE_QUERIES, lower, numpy_cone
 from adjit.program import Program
 
 from .api import vjp as tapes_vjp
-from .replay import Recording, RecordingWrapper, _same
+from .replay import Recording, RecordingWrapper, guard_holds
 from .tape import _Ref
 
-# decisions on shapes only: a plan is built for fixed input shapes (checked before replay)
-_SHAPE_QUERIES = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj}
 #: a chunk of (co)tangent directions holds at most this many buffer entries (64 MiB)
 CHUNK_ENTRIES = 1 << 23
 
@@ -76,7 +74,7 @@ class FusedRecording(RecordingWrapper):
         r = self.recording
         if self._program is None or self._program_of is not r.tape:
             self._program = None
-            self._guards = [g for g in r.tape.guards if g.func not in _SHAPE_QUERIES]
+            self._guards = [g for g in r.tape.guards if g.func not in SHAPE_QUERIES]
             guard_rows = {a.index for g in self._guards for a in _refs(g)}
             plan = lower(r.tape, numpy_cone(r.tape, guard_rows))
             program = Program(plan, r.out_index)
@@ -112,9 +110,7 @@ class FusedRecording(RecordingWrapper):
             return self._retrace(args, f"an op failed on replay ({e})")
         values = program.values
         for guard in self._guards:
-            now = guard.func(*_deref(guard.args, values),
-                             **{key: _deref(v, values) for key, v in guard.kwargs.items()})
-            if not _same(now, guard.result):
+            if not guard_holds(guard, values):
                 return self._retrace(args, f"guard '{guard.name}' changed")
         return program
 
@@ -334,10 +330,3 @@ def _refs(guard):
     walk(list(guard.kwargs.values()))
     return found
 
-
-def _deref(a, values):
-    if isinstance(a, _Ref):
-        return values[a.index]
-    if isinstance(a, (list, tuple)):
-        return type(a)(_deref(b, values) for b in a)
-    return a

@@ -50,6 +50,22 @@ def _same(a, b) -> bool:
     return _equal_values(a, b)
 
 
+def _deref(a, values):
+    """A guard's argument with each ``_Ref(i)`` replaced by ``values[i]``."""
+    if isinstance(a, _Ref):
+        return values[a.index]
+    if isinstance(a, (list, tuple)):
+        return type(a)(_deref(b, values) for b in a)
+    return a
+
+
+def guard_holds(guard, values) -> bool:
+    """The decision ``guard`` recorded comes out the same on the replayed ``values``."""
+    now = guard.func(*_deref(guard.args, values),
+                     **{k: _deref(v, values) for k, v in guard.kwargs.items()})
+    return _same(now, guard.result)
+
+
 # -- non-differentiated arguments: compared by value against a private snapshot ----------
 
 def _snapshot(a):
@@ -228,13 +244,6 @@ class Recording:
         values = []
         inputs = iter(args[a] for a in self.argnums)
 
-        def deref(a):
-            if isinstance(a, _Ref):
-                return values[a.index]
-            if isinstance(a, (list, tuple)):
-                return type(a)(deref(b) for b in a)
-            return a
-
         changed = None
         with np.errstate(all="ignore"):  # a failed guard may make the stale branch invalid
             for node in self.tape.nodes:
@@ -257,8 +266,7 @@ class Recording:
                 values.append(out)
                 new.append(node.op, node.parents, primals, out, node.params)
             for guard in self.tape.guards:
-                now = guard.func(*deref(guard.args), **{k: deref(v) for k, v in guard.kwargs.items()})
-                if not _same(now, guard.result):
+                if not guard_holds(guard, values):
                     changed = guard.name
                     break
         if changed is not None:
